@@ -1,0 +1,74 @@
+// `mandate serve`: start the server; reload policies on file change or SIGHUP; shut down cleanly.
+
+import { watch } from 'node:fs';
+import { relative } from 'node:path';
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { createMandate } from '../../mandate.js';
+import { configFrom, fail } from '../context.js';
+
+export const LOG_REDACT = ['req.headers.authorization', 'req.headers.dpop', 'req.headers.cookie', '*.access_token', '*.client_assertion', '*.token', '*.password'];
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('start Mandate (HTTP API, OAuth, AuthZEN PDP) with the embedded store')
+    .option('--port <port>', 'listen port (env MANDATE_PORT; default 7070)', (v) => Number.parseInt(v, 10))
+    .action(async (opts: { port?: number }, cmd: Command) => {
+      try {
+        const config = configFrom(cmd, { port: opts.port });
+        const logger = pino({ level: config.logging.level, redact: { paths: LOG_REDACT, censor: '[redacted]' }, base: { service: 'mandate' } });
+        const m = await createMandate({ config, logger });
+        const { url } = await m.listen();
+        const rel = (p: string) => relative(process.cwd(), p) || p;
+        const c = m.policy.current.compiled;
+        const out = [
+          `Mandate listening on ${url}`,
+          `  store:       ${config.databaseUrl ? 'external database' : `SQLite ${rel(config.dataDir)}/mandate.db`}`,
+          `  config:      ${config.configPath ? rel(config.configPath) : '(defaults)'} (trust domain ${config.trustDomain})`,
+          `  policies:    ${c.policies.length} policies from ${rel(config.policyDir)}, version ${c.version}`,
+          `  tools:       ${m.tools.listTools().length} in the catalogue`,
+          `  admin token: ${rel(m.adminTokenPath)} (mode 0600${m.adminTokenCreated ? ', created now' : ''}); the CLI reads it from there`,
+          `  signing key: ${rel(m.keys.path)}${m.keys.created ? ' (created now)' : ''}`,
+        ];
+        for (const w of c.warnings) out.push(`  policy warning: ${w}`);
+        process.stdout.write(`${out.join('\n')}\n`);
+
+        let timer: NodeJS.Timeout | undefined;
+        const reload = (why: string) => {
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            m.policy
+              .reload()
+              .then(async (r) => {
+                if (!r.changed) return;
+                logger.info({ version: r.version, why }, 'policies reloaded');
+                m.events.emit('policy.reloaded', { version: r.version });
+                await m.audit.record({ type: 'policy.reload', actor: 'system', outcome: 'success', data: { version: r.version, why } });
+              })
+              .catch((err: Error) => logger.error({ error: err.message }, 'policy reload refused; the previous policy set stays in force'));
+          }, 200);
+        };
+        try {
+          watch(config.policyDir, { recursive: true }, () => reload('file change')).unref();
+        } catch {
+          logger.warn('cannot watch the policy directory; reload with SIGHUP or `mandate policy reload`');
+        }
+        process.on('SIGHUP', () => reload('SIGHUP'));
+        let closing = false;
+        const shutdown = (sig: string) => {
+          if (closing) return;
+          closing = true;
+          logger.info({ sig }, 'shutting down');
+          m.close().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        };
+        process.on('SIGINT', () => shutdown('SIGINT'));
+        process.on('SIGTERM', () => shutdown('SIGTERM'));
+      } catch (err) {
+        fail(err);
+      }
+    });
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// The `mandate` command.
+
+import { Command } from 'commander';
+import { registerAgentCommands } from './commands/agent.js';
+import { registerAuditCommands } from './commands/audit.js';
+import { registerPolicyCommands } from './commands/policy.js';
+import { registerServeCommand } from './commands/serve.js';
+import { registerTaskCommands } from './commands/task.js';
+import { registerTokenCommands } from './commands/token.js';
+import { registerToolCommands } from './commands/tools.js';
+
+const program = new Command('mandate')
+  .description('Mandate: least privilege for AI agents at runtime')
+  .version('0.1.0')
+  .option('--config <file>', 'mandate.yaml (env MANDATE_CONFIG; default ./mandate.yaml)')
+  .option('--data-dir <dir>', 'data directory (env MANDATE_DATA_DIR; default .mandate)')
+  .option('--url <url>', 'server URL for client commands (env MANDATE_URL; default from config)')
+  .option('--token <token>', 'admin token for client commands (env MANDATE_TOKEN; default <data-dir>/admin-token)')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerServeCommand(program);
+registerAgentCommands(program);
+registerTaskCommands(program);
+registerAuditCommands(program);
+registerPolicyCommands(program);
+registerTokenCommands(program);
+registerToolCommands(program);
+
+await program.parseAsync(process.argv);

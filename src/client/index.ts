@@ -1,0 +1,1 @@
+export { loadAgentKey, createClientAssertion, type AgentKey } from './agent-key.js';

@@ -1,0 +1,56 @@
+// Every configuration key with its default and a one-line reason. `mandate.yaml` overrides
+// these; paths are relative to the directory of the config file.
+
+export const defaults = {
+  /** SPIFFE trust domain agents are named in: `spiffe://<trustDomain>/agent/<name>`. */
+  trustDomain: 'mandate.local',
+  /** Base URL agents and enforcement points use to reach Mandate; issuer and audiences derive from it.
+   *  Default: `http://127.0.0.1:<port>`. */
+  publicUrl: undefined as string | undefined,
+  server: {
+    /** Loopback by default: exposing Mandate is a deliberate act. */
+    host: '127.0.0.1',
+    port: 7070,
+    /** Largest accepted request body in bytes. */
+    bodyLimit: 1_048_576,
+    /** Trust X-Forwarded-* headers (only behind a proxy you control). */
+    trustProxy: false,
+  },
+  tasks: {
+    /** TTL in seconds when a task does not ask for one. */
+    defaultTtl: 600,
+    /** Hard cap on a task's TTL in seconds: credentials live minutes, not hours. */
+    maxTtl: 600,
+    /** Seconds between sweeps that expire tasks and prune replay and revocation entries. */
+    sweepInterval: 1,
+  },
+  identity: {
+    /** Longest accepted lifetime of a client assertion (exp - iat), in seconds (RFC 7523 asks for short). */
+    assertionMaxAge: 300,
+    /** Tolerated clock difference with agents, in seconds. */
+    clockSkew: 30,
+    /** Signature algorithms accepted for client assertions: asymmetric only, never `none` or HMAC. */
+    algorithms: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] as string[],
+  },
+  policies: {
+    /** Directory of `*.cedar` policy files. */
+    dir: './policies',
+    /** Cedar schema (human format) the policies are validated against; tool actions are generated on top. */
+    schema: './policies/mandate.cedarschema',
+    /** Decision cache entries (a decision is a pure function of policy version and inputs); 0 disables. */
+    decisionCache: 10_000,
+  },
+  /** Cedar JSON entity files (users, roles, groups …) the PDP reads attributes and parents from. */
+  entities: [] as string[],
+  authzen: {
+    /** AuthZEN subject/resource type → Cedar entity type, where the default (same name, or the schema
+     *  type matching case-insensitively) is not right. */
+    types: {} as Record<string, string>,
+  },
+  /** Upstreams and the tools they offer, with risk class and data classification per tool. */
+  upstreams: {} as Record<string, unknown>,
+  logging: {
+    /** pino level: fatal, error, warn, info, debug, trace, silent. */
+    level: 'info',
+  },
+};

@@ -1,0 +1,95 @@
+// The shape of `mandate.yaml`, validated with zod so a bad file fails with the key and the
+// expectation named.
+
+import { z } from 'zod';
+import { defaults } from './defaults.js';
+
+export const RISK_CLASSES = ['read', 'write', 'destructive', 'egress', 'admin'] as const;
+export const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'secret'] as const;
+export type RiskClass = (typeof RISK_CLASSES)[number];
+export type Classification = (typeof CLASSIFICATIONS)[number];
+
+/** How an argument names a resource: `path` → `file://<normalised path>`, `url` as is, `email` → `mailto:`, `uri` as is. */
+export const RESOURCE_KINDS = ['path', 'url', 'email', 'uri'] as const;
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'letters, digits, `_` and `-`, starting with a letter or digit');
+
+export const toolConfigSchema = z
+  .object({
+    description: z.string().optional(),
+    risk: z.enum(RISK_CLASSES).optional(),
+    classification: z.enum(CLASSIFICATIONS).optional(),
+    tags: z.array(z.string()).default([]),
+    /** JSON Schema of the arguments (discovered from the upstream when it is connected). */
+    inputSchema: z.record(z.string(), z.unknown()).optional(),
+    /** Which arguments name resources, and how: `{ path: path }`. */
+    resources: z.record(z.string(), z.enum(RESOURCE_KINDS)).default({}),
+  })
+  .strict();
+
+export const upstreamConfigSchema = z
+  .object({
+    description: z.string().optional(),
+    tools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'tool names use letters, digits, `_`, `.` and `-`'), toolConfigSchema).default({}),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    trustDomain: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'a lower-case DNS-style name, e.g. `corp.example`')
+      .default(defaults.trustDomain),
+    publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+    server: z
+      .object({
+        host: z.string().default(defaults.server.host),
+        port: z.number().int().min(0).max(65535).default(defaults.server.port),
+        bodyLimit: z.number().int().min(1024).max(64 * 1024 * 1024).default(defaults.server.bodyLimit),
+        trustProxy: z.boolean().default(defaults.server.trustProxy),
+      })
+      .strict()
+      .prefault({}),
+    tasks: z
+      .object({
+        defaultTtl: z.number().int().min(1).default(defaults.tasks.defaultTtl),
+        maxTtl: z.number().int().min(1).default(defaults.tasks.maxTtl),
+        sweepInterval: z.number().positive().default(defaults.tasks.sweepInterval),
+      })
+      .strict()
+      .prefault({}),
+    identity: z
+      .object({
+        assertionMaxAge: z.number().int().min(1).max(3600).default(defaults.identity.assertionMaxAge),
+        clockSkew: z.number().int().min(0).max(300).default(defaults.identity.clockSkew),
+        algorithms: z
+          .array(z.enum(['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']))
+          .min(1)
+          .default(defaults.identity.algorithms as never),
+      })
+      .strict()
+      .prefault({}),
+    policies: z
+      .object({
+        dir: z.string().default(defaults.policies.dir),
+        schema: z.string().default(defaults.policies.schema),
+        decisionCache: z.number().int().min(0).default(defaults.policies.decisionCache),
+      })
+      .strict()
+      .prefault({}),
+    entities: z.array(z.string()).default([]),
+    authzen: z
+      .object({ types: z.record(z.string(), z.string()).default({}) })
+      .strict()
+      .prefault({}),
+    upstreams: z.record(name, upstreamConfigSchema).default({}),
+    logging: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type MandateConfigFile = z.infer<typeof configSchema>;
+export type ToolConfig = z.infer<typeof toolConfigSchema>;
+export type UpstreamConfig = z.infer<typeof upstreamConfigSchema>;

@@ -1,0 +1,24 @@
+// What the rest of Mandate knows about one tool, whatever upstream it comes from.
+
+export type RiskClass = 'read' | 'write' | 'destructive' | 'egress' | 'admin';
+export type Classification = 'public' | 'internal' | 'confidential' | 'secret';
+export type ResourceKind = 'path' | 'url' | 'email' | 'uri';
+
+export interface ToolSpec {
+  /** Namespaced name: `<upstream>.<tool>`; also its Cedar action id. */
+  name: string;
+  upstream: string;
+  description: string;
+  risk: RiskClass;
+  classification: Classification;
+  tags: string[];
+  /** JSON Schema of the arguments, if known. */
+  inputSchema: Record<string, unknown> | undefined;
+  /** Arguments that name resources, and how to turn their values into resource URIs. */
+  resources: Record<string, ResourceKind>;
+}
+
+export interface ToolLookup {
+  getTool(name: string): ToolSpec | undefined;
+  listTools(): ToolSpec[];
+}

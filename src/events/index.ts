@@ -1,0 +1,1 @@
+export { EventBus, type MandateEvents } from './bus.js';

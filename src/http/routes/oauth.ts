@@ -1,0 +1,149 @@
+// OAuth endpoints for agents and enforcement points: token (client_credentials with
+// private_key_jwt and `mandate_task` authorization details), introspection (RFC 7662),
+// revocation (RFC 7009) and the discovery documents.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MandateError, q } from '../../core/errors.js';
+import { ClientAuthError, JWT_BEARER_ASSERTION } from '../../identity/client-assertion.js';
+import type { Mandate } from '../../mandate.js';
+import type { Agent } from '../../storage/types.js';
+import { requireCaller } from '../auth.js';
+
+function form(req: FastifyRequest): Record<string, string> {
+  const ct = req.headers['content-type'] ?? '';
+  if (!ct.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    throw new MandateError('invalid_request', 'OAuth endpoints take `application/x-www-form-urlencoded` bodies', { status: 415 });
+  }
+  return (req.body ?? {}) as Record<string, string>;
+}
+
+function noStore(reply: FastifyReply): void {
+  reply.header('Cache-Control', 'no-store');
+  reply.header('Pragma', 'no-cache');
+}
+
+export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
+  const ip = (req: FastifyRequest) => req.ip;
+
+  /** private_key_jwt client authentication, audited either way. */
+  async function authenticateClient(req: FastifyRequest, params: Record<string, string>): Promise<Agent> {
+    try {
+      if (params.client_assertion_type !== JWT_BEARER_ASSERTION) {
+        throw new ClientAuthError(
+          params.client_secret !== undefined
+            ? 'client secrets are not accepted: agents authenticate with private_key_jwt (RFC 7523), never a static secret'
+            : `\`client_assertion_type\` must be \`${JWT_BEARER_ASSERTION}\``,
+          null,
+        );
+      }
+      const { agent, jti, kid } = await m.assertions.verify(params.client_assertion ?? '', params.client_id);
+      await m.audit.record({ type: 'auth.success', actor: agent.id, agentId: agent.id, outcome: 'success', data: { method: 'private_key_jwt', assertionId: jti, kid: kid ?? null, ip: ip(req) } });
+      return agent;
+    } catch (err) {
+      if (err instanceof ClientAuthError) {
+        await m.audit.record({ type: 'auth.failure', actor: err.agentId ?? 'anonymous', agentId: err.agentId, outcome: 'failure', data: { method: 'private_key_jwt', reason: err.message, ip: ip(req) } });
+      }
+      throw err;
+    }
+  }
+
+  app.post('/oauth/token', async (req, reply) => {
+    noStore(reply);
+    const params = form(req);
+    if (!params.grant_type) throw new MandateError('invalid_request', '`grant_type` is required (client_credentials)');
+    if (params.grant_type !== 'client_credentials') {
+      throw new MandateError('unsupported_grant_type', `grant type ${q(params.grant_type)} is not supported: use client_credentials with a client assertion`);
+    }
+    const agent = await authenticateClient(req, params);
+    // RFC 8707: the credential's audience is the resource it is for; Mandate's MCP endpoint by default.
+    const audience = params.resource ?? m.endpoints.mcp;
+    if (audience !== m.endpoints.mcp) {
+      throw new MandateError('invalid_target', `\`resource\` ${q(audience)} is not served by this Mandate (expected ${q(m.endpoints.mcp)})`);
+    }
+    const started = await m.tasks.start(agent, params.authorization_details, audience);
+    return {
+      access_token: started.credential.token,
+      token_type: 'Bearer',
+      expires_in: Math.max(0, Math.round((started.credential.expiresAt - m.clock.now()) / 1000)),
+      scope: 'mandate:task',
+      task_id: started.task.id,
+      authorization_details: [started.authorizationDetails],
+    };
+  });
+
+  app.post('/oauth/introspect', async (req, reply) => {
+    noStore(reply);
+    await requireCaller(m, req, ['admin', 'pep']);
+    const params = form(req);
+    if (!params.token) throw new MandateError('invalid_request', '`token` is required');
+    const claims = await m.credentials.inspect(params.token);
+    if (!claims) return { active: false };
+    const task = await m.store.getTask(claims.task_id);
+    const live = claims.exp * 1000 > m.clock.now() && !m.revocations.has(claims.task_id) && task?.status === 'active';
+    if (!live) return { active: false };
+    return {
+      active: true,
+      iss: claims.iss,
+      sub: claims.sub,
+      client_id: claims.client_id,
+      aud: claims.aud,
+      exp: claims.exp,
+      iat: claims.iat,
+      jti: claims.jti,
+      scope: claims.scope,
+      token_type: 'Bearer',
+      task_id: claims.task_id,
+      authorization_details: claims.authorization_details,
+    };
+  });
+
+  // RFC 7009: the agent revokes its own credential, which ends its task. The agent authenticates
+  // with that credential (Bearer) or with a client assertion. Unknown tokens answer 200.
+  app.post('/oauth/revoke', async (req, reply) => {
+    noStore(reply);
+    const params = form(req);
+    if (!params.token) throw new MandateError('invalid_request', '`token` is required');
+    let agentId: string;
+    if (params.client_assertion) {
+      agentId = (await authenticateClient(req, params)).id;
+    } else {
+      const h = req.headers.authorization;
+      const bearer = h && /^Bearer\s+(\S+)$/i.exec(h)?.[1];
+      if (!bearer) throw new MandateError('invalid_client', 'authenticate with your task credential (`Authorization: Bearer <credential>`) or a client assertion');
+      const own = await m.credentials.inspect(bearer);
+      if (!own) throw new MandateError('invalid_client', 'the Bearer credential is not a task credential issued by this Mandate');
+      agentId = own.sub;
+    }
+    const claims = await m.credentials.inspect(params.token);
+    if (!claims) return reply.status(200).send({});
+    if (claims.sub !== agentId) throw new MandateError('unauthorized', 'a credential can only be revoked by the agent it was issued to', { status: 403 });
+    await m.tasks.end(claims.task_id, agentId, 'ended by agent (credential revoked)');
+    return reply.status(200).send({});
+  });
+
+  app.get('/.well-known/oauth-authorization-server', async () => ({
+    issuer: m.endpoints.issuer,
+    token_endpoint: m.endpoints.token,
+    introspection_endpoint: `${m.endpoints.base}/oauth/introspect`,
+    revocation_endpoint: `${m.endpoints.base}/oauth/revoke`,
+    jwks_uri: `${m.endpoints.base}/.well-known/jwks.json`,
+    grant_types_supported: ['client_credentials'],
+    token_endpoint_auth_methods_supported: ['private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: m.config.identity.algorithms,
+    revocation_endpoint_auth_methods_supported: ['private_key_jwt'],
+    introspection_endpoint_auth_methods_supported: ['bearer'],
+    authorization_details_types_supported: ['mandate_task'],
+    response_types_supported: [],
+  }));
+
+  app.get('/.well-known/jwks.json', async () => m.keys.jwks());
+
+  // RFC 9728 metadata for the MCP endpoint (the protected resource agents call).
+  app.get('/.well-known/oauth-protected-resource', async () => ({
+    resource: m.endpoints.mcp,
+    authorization_servers: [m.endpoints.issuer],
+    bearer_methods_supported: ['header'],
+    resource_name: 'Mandate MCP gateway',
+    authorization_details_types_supported: ['mandate_task'],
+  }));
+}

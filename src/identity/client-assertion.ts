@@ -1,0 +1,139 @@
+// private_key_jwt (RFC 7523 §2.2, RFC 7521): an agent proves who it is with a short-lived JWT
+// signed by a key registered for it. Only asymmetric algorithms, our token endpoint (or issuer)
+// as audience, a short lifetime, and a `jti` that is accepted once.
+
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import type { Clock } from '../core/clock.js';
+import { MandateError, q } from '../core/errors.js';
+import type { Agent, AgentStore, ReplayStore } from '../storage/types.js';
+import { algForJwk } from './jwk.js';
+
+export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+export interface AssertionOptions {
+  /** Accepted `aud` values: the token endpoint URL and the issuer URL. */
+  audiences: () => string[];
+  algorithms: string[];
+  /** Longest accepted lifetime (exp - iat), seconds. */
+  maxAge: number;
+  clockSkew: number;
+}
+
+export interface AuthenticatedAgent {
+  agent: Agent;
+  jti: string;
+  kid: string | undefined;
+}
+
+/** An authentication failure: the message names the problem; `agentId` is set when known (for audit). */
+export class ClientAuthError extends MandateError {
+  constructor(
+    message: string,
+    readonly agentId: string | null,
+  ) {
+    super('invalid_client', message);
+  }
+}
+
+export class ClientAssertionVerifier {
+  constructor(
+    private readonly agents: Pick<AgentStore, 'getAgent'>,
+    private readonly replay: ReplayStore,
+    private readonly clock: Clock,
+    private readonly opts: AssertionOptions,
+  ) {}
+
+  async verify(assertion: string, clientId?: string): Promise<AuthenticatedAgent> {
+    if (typeof assertion !== 'string' || assertion.length === 0) throw new ClientAuthError('`client_assertion` is required', null);
+    if (assertion.length > 16_384) throw new ClientAuthError('`client_assertion` is too large', null);
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    let claims: JWTPayload;
+    try {
+      header = decodeProtectedHeader(assertion);
+      claims = decodeJwt(assertion);
+    } catch {
+      throw new ClientAuthError('`client_assertion` is not a signed JWT (expected header.payload.signature)', null);
+    }
+    const alg = header.alg ?? '';
+    if (alg === 'none' || alg === '') throw new ClientAuthError('client assertion `alg` is `none`: unsigned assertions are never accepted', null);
+    if (/^HS/.test(alg)) {
+      throw new ClientAuthError(`client assertion \`alg\` ${q(alg)} is symmetric: sign with the agent's private key (${this.opts.algorithms.join(', ')})`, null);
+    }
+    if (!this.opts.algorithms.includes(alg)) {
+      throw new ClientAuthError(`client assertion \`alg\` ${q(alg)} is not accepted: use one of ${this.opts.algorithms.join(', ')}`, null);
+    }
+    const iss = claims.iss;
+    if (typeof iss !== 'string' || !iss) throw new ClientAuthError('client assertion has no `iss`: set `iss` and `sub` to the agent id', null);
+    if (claims.sub !== iss) throw new ClientAuthError('client assertion `sub` must equal `iss` (both the agent id)', iss);
+    if (clientId !== undefined && clientId !== iss) throw new ClientAuthError(`\`client_id\` ${q(clientId)} does not match the assertion's \`iss\` ${q(iss)}`, iss);
+
+    const agent = await this.agents.getAgent(iss);
+    if (!agent) throw new ClientAuthError(`unknown agent ${q(iss)}: register it first (mandate agent create)`, null);
+    if (agent.status !== 'active') throw new ClientAuthError(`agent ${q(agent.name)} is ${agent.status} and cannot authenticate`, agent.id);
+
+    const candidates = agent.jwks.keys.filter((k) => (header.kid ? k.kid === header.kid : true) && algForJwk(k) === alg);
+    if (candidates.length === 0) {
+      const why = header.kid ? `no registered key with \`kid\` ${q(header.kid)} for \`alg\` ${q(alg)}` : `no registered key for \`alg\` ${q(alg)}`;
+      throw new ClientAuthError(`agent ${q(agent.name)}: ${why}`, agent.id);
+    }
+
+    let payload: JWTPayload | undefined;
+    let lastError: unknown;
+    for (const jwk of candidates) {
+      try {
+        const key = await importJWK(jwk as JWK, alg);
+        ({ payload } = await jwtVerify(assertion, key, {
+          algorithms: [alg],
+          issuer: agent.id,
+          subject: agent.id,
+          audience: this.opts.audiences(),
+          currentDate: new Date(this.clock.now()),
+          clockTolerance: this.opts.clockSkew,
+          requiredClaims: ['exp', 'jti'],
+        }));
+        break;
+      } catch (err) {
+        lastError = err;
+        if (!(err instanceof joseErrors.JWSSignatureVerificationFailed)) break;
+      }
+    }
+    if (!payload) throw new ClientAuthError(this.explain(lastError, agent), agent.id);
+
+    const now = Math.floor(this.clock.now() / 1000);
+    const exp = payload.exp!;
+    const issuedAt = typeof payload.iat === 'number' ? payload.iat : now;
+    if (exp - issuedAt > this.opts.maxAge || exp - now > this.opts.maxAge + this.opts.clockSkew) {
+      throw new ClientAuthError(`client assertion lives too long: \`exp\` must be at most ${this.opts.maxAge}s after \`iat\``, agent.id);
+    }
+    const jti = payload.jti;
+    if (typeof jti !== 'string' || jti.length < 8 || jti.length > 256) {
+      throw new ClientAuthError('client assertion `jti` must be a unique string of 8-256 characters', agent.id);
+    }
+    const fresh = await this.replay.useOnce(`assertion:${agent.id}:${jti}`, (exp + this.opts.clockSkew) * 1000, this.clock.now());
+    if (!fresh) throw new ClientAuthError(`client assertion \`jti\` ${q(jti)} was already used: replayed assertions are rejected`, agent.id);
+    return { agent, jti, kid: header.kid };
+  }
+
+  private explain(err: unknown, agent: Agent): string {
+    if (err instanceof joseErrors.JWTExpired) return 'client assertion has expired (`exp` is in the past)';
+    if (err instanceof joseErrors.JWTClaimValidationFailed) {
+      switch (err.claim) {
+        case 'aud':
+          return `client assertion \`aud\` is wrong: expected the token endpoint ${q(this.opts.audiences()[0])}`;
+        case 'nbf':
+          return 'client assertion is not yet valid (`nbf` is in the future)';
+        case 'iat':
+          return 'client assertion `iat` is in the future';
+        case 'exp':
+        case 'jti':
+          return `client assertion has no \`${err.claim}\` claim (required)`;
+        default:
+          return `client assertion claim \`${err.claim}\` is invalid: ${err.message}`;
+      }
+    }
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed) return `client assertion signature does not verify with the keys registered for agent ${q(agent.name)}`;
+    if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'client assertion algorithm is not accepted';
+    if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return `client assertion is malformed: ${(err as Error).message}`;
+    return `client assertion rejected: ${(err as Error)?.message ?? 'unknown error'}`;
+  }
+}

@@ -1,0 +1,166 @@
+// The composition root: builds every service from the configuration, wires lifecycle hooks
+// (suspension revokes tasks, reloads clear caches), and owns start and shutdown.
+
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { AuditLog } from './audit/audit-log.js';
+import { publicUrlOf, type MandateConfig } from './config/load.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { EventBus } from './events/bus.js';
+import { CallAuthorizer } from './gateway/authorize.js';
+import { ToolCatalog } from './gateway/catalog.js';
+import { buildApp } from './http/app.js';
+import { ensureAdminToken } from './identity/admin-token.js';
+import { AgentService } from './identity/agent-service.js';
+import { ApiTokenService } from './identity/api-tokens.js';
+import { ClientAssertionVerifier } from './identity/client-assertion.js';
+import { SigningKeys } from './identity/signing-keys.js';
+import { AuthzenPdp } from './pdp/authzen.js';
+import { EntityStore } from './policy/entity-store.js';
+import { PolicyService } from './policy/policy-service.js';
+import { openStore } from './storage/index.js';
+import type { Store } from './storage/types.js';
+import { CredentialService } from './tasks/credentials.js';
+import { RevocationList } from './tasks/revocation.js';
+import { TaskService } from './tasks/task-service.js';
+
+/** The URLs Mandate is reached at; known once the server listens (the port may be ephemeral). */
+export class Endpoints {
+  base = '';
+  get issuer(): string {
+    return this.base;
+  }
+  get token(): string {
+    return `${this.base}/oauth/token`;
+  }
+  get mcp(): string {
+    return `${this.base}/mcp`;
+  }
+}
+
+export interface MandateOptions {
+  config: MandateConfig;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface Mandate {
+  config: MandateConfig;
+  clock: Clock;
+  logger: Logger | undefined;
+  store: Store;
+  events: EventBus;
+  audit: AuditLog;
+  keys: SigningKeys;
+  adminTokenPath: string;
+  adminTokenCreated: boolean;
+  apiTokens: ApiTokenService;
+  agents: AgentService;
+  assertions: ClientAssertionVerifier;
+  tools: ToolCatalog;
+  policy: PolicyService;
+  entities: EntityStore;
+  revocations: RevocationList;
+  credentials: CredentialService;
+  tasks: TaskService;
+  authorizer: CallAuthorizer;
+  pdp: AuthzenPdp;
+  endpoints: Endpoints;
+  app: FastifyInstance;
+  /** Runs one maintenance pass: expire tasks, prune replay and revocation entries. */
+  sweep(): Promise<void>;
+  listen(): Promise<{ port: number; url: string }>;
+  close(): Promise<void>;
+}
+
+export async function createMandate(opts: MandateOptions): Promise<Mandate> {
+  const { config } = opts;
+  const clock = opts.clock ?? systemClock;
+  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  try {
+    const events = new EventBus();
+    const audit = new AuditLog(store, clock);
+    const keys = await SigningKeys.loadOrCreate(config.dataDir, clock.now());
+    const admin = ensureAdminToken(config.dataDir);
+    const tools = ToolCatalog.fromConfig(config.upstreams);
+    const policy = await PolicyService.create(
+      { policyDir: config.policyDir, schemaPath: config.schemaPath, decisionCache: config.policies.decisionCache },
+      tools.listTools(),
+      store,
+      clock,
+    );
+    const entities = EntityStore.fromFiles(config.entityFiles);
+    const revocations = new RevocationList(store);
+    await revocations.load(clock.now());
+    events.on('task.revoked', (r) => revocations.remember(r));
+
+    const endpoints = new Endpoints();
+    const credentials = new CredentialService(keys, revocations, clock, () => endpoints.issuer);
+    const tasks = new TaskService(store, policy, tools, credentials, revocations, audit, clock, config.tasks);
+    const agents = new AgentService(store, audit, clock, config.trustDomain);
+    agents.setHooks({ onDeactivated: async (id, reason, actor) => void (await tasks.revokeAllForAgent(id, reason, actor)) });
+    const assertions = new ClientAssertionVerifier(store, store, clock, {
+      audiences: () => [endpoints.token, endpoints.issuer],
+      algorithms: config.identity.algorithms,
+      maxAge: config.identity.assertionMaxAge,
+      clockSkew: config.identity.clockSkew,
+    });
+    const apiTokens = new ApiTokenService(store, admin.hash, audit, clock);
+    const authorizer = new CallAuthorizer(policy, clock);
+    const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types });
+
+    let sweeper: NodeJS.Timeout | undefined;
+    const m: Mandate = {
+      config,
+      clock,
+      logger: opts.logger,
+      store,
+      events,
+      audit,
+      keys,
+      adminTokenPath: admin.path,
+      adminTokenCreated: admin.created,
+      apiTokens,
+      agents,
+      assertions,
+      tools,
+      policy,
+      entities,
+      revocations,
+      credentials,
+      tasks,
+      authorizer,
+      pdp,
+      endpoints,
+      app: undefined as unknown as FastifyInstance,
+      async sweep() {
+        const now = clock.now();
+        await tasks.expireDue();
+        await store.pruneReplay(now);
+        await revocations.prune(now);
+      },
+      async listen() {
+        const address = await m.app.listen({ host: config.server.host, port: config.server.port });
+        const port = Number(new URL(address).port) || config.server.port;
+        endpoints.base = publicUrlOf(config, port);
+        sweeper = setInterval(() => {
+          m.sweep().catch((err) => opts.logger?.error({ err }, 'maintenance sweep failed'));
+        }, config.tasks.sweepInterval * 1000);
+        sweeper.unref();
+        return { port, url: endpoints.base };
+      },
+      async close() {
+        if (sweeper) clearInterval(sweeper);
+        await m.app.close();
+        await audit.drain();
+        await store.close();
+      },
+    };
+    endpoints.base = publicUrlOf(config);
+    m.app = await buildApp(m);
+    return m;
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

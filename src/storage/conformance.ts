@@ -1,0 +1,228 @@
+// One behavioural suite every store implementation must pass unchanged (SQLite now,
+// PostgreSQL next): `runStorageConformance('sqlite', () => new SqliteStore(...))`.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { ConflictError, NotFoundError } from './errors.js';
+import { GENESIS_HASH, type Agent, type AuditEventInput, type ChainHasher, type Store, type Task } from './types.js';
+
+export type StoreFactory = () => Promise<Store> | Store;
+
+const hasher: ChainHasher = (prev, e) =>
+  createHash('sha256').update(prev).update(JSON.stringify([e.seq, e.id, e.type, e.data])).digest('hex');
+
+function agent(name: string, over: Partial<Agent> = {}): Agent {
+  return {
+    id: `spiffe://test.local/agent/${name}`,
+    name,
+    owner: 'owner@corp.example',
+    purpose: 'testing',
+    environment: 'dev',
+    status: 'active',
+    reviewBy: null,
+    jwks: { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'abc', kid: 'k1' }] },
+    labels: [],
+    createdAt: 1000,
+    updatedAt: 1000,
+    ...over,
+  };
+}
+
+function task(id: string, agentId: string, over: Partial<Task> = {}): Task {
+  return {
+    id,
+    agentId,
+    parentId: null,
+    depth: 0,
+    intent: 'summarise reports',
+    scope: { tools: [{ name: 'fs.read_text_file', constraints: { path: { like: '/srv/*' } } }], resources: ['file:///srv/*'] },
+    status: 'active',
+    labels: [],
+    createdAt: 1000,
+    expiresAt: 2000,
+    endedAt: null,
+    endReason: null,
+    decisionId: 'dec_1',
+    ...over,
+  };
+}
+
+function ev(id: string, over: Partial<AuditEventInput> = {}): AuditEventInput {
+  return { id, ts: 1, type: 'test', actor: 'system', agentId: null, taskId: null, decision: null, outcome: null, data: { n: id }, ...over };
+}
+
+export function runStorageConformance(name: string, factory: StoreFactory): void {
+  describe(`storage conformance: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await factory();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    describe('agents', () => {
+      it('inserts, reads back and lists with filters', async () => {
+        await store.insertAgent(agent('a'));
+        await store.insertAgent(agent('b', { status: 'suspended', owner: 'x@corp.example' }));
+        expect(await store.getAgent('spiffe://test.local/agent/a')).toEqual(agent('a'));
+        expect(await store.getAgent('spiffe://test.local/agent/none')).toBeNull();
+        expect((await store.listAgents()).map((a) => a.name)).toEqual(['a', 'b']);
+        expect((await store.listAgents({ status: 'suspended' })).map((a) => a.name)).toEqual(['b']);
+        expect((await store.listAgents({ owner: 'owner@corp.example' })).map((a) => a.name)).toEqual(['a']);
+      });
+
+      it('rejects a duplicate id or name with ConflictError', async () => {
+        await store.insertAgent(agent('a'));
+        await expect(store.insertAgent(agent('a'))).rejects.toBeInstanceOf(ConflictError);
+        await expect(store.insertAgent(agent('a', { id: 'spiffe://test.local/agent/other' }))).rejects.toBeInstanceOf(ConflictError);
+      });
+
+      it('updates only the given fields and stamps updatedAt', async () => {
+        await store.insertAgent(agent('a'));
+        const updated = await store.updateAgent('spiffe://test.local/agent/a', { status: 'suspended', labels: ['x'] }, 5000);
+        expect(updated.status).toBe('suspended');
+        expect(updated.labels).toEqual(['x']);
+        expect(updated.owner).toBe('owner@corp.example');
+        expect(updated.updatedAt).toBe(5000);
+        await expect(store.updateAgent('spiffe://test.local/agent/none', { status: 'active' }, 1)).rejects.toBeInstanceOf(NotFoundError);
+      });
+    });
+
+    describe('tasks', () => {
+      const aid = 'spiffe://test.local/agent/a';
+      beforeEach(async () => {
+        await store.insertAgent(agent('a'));
+      });
+
+      it('inserts and reads back a task with its scope', async () => {
+        await store.insertTask(task('t1', aid));
+        expect(await store.getTask('t1')).toEqual(task('t1', aid));
+        expect(await store.getTask('nope')).toBeNull();
+        await expect(store.insertTask(task('t1', aid))).rejects.toBeInstanceOf(ConflictError);
+      });
+
+      it('lists newest first with filters and a limit', async () => {
+        await store.insertTask(task('t1', aid, { createdAt: 1 }));
+        await store.insertTask(task('t2', aid, { createdAt: 2, status: 'completed' }));
+        await store.insertTask(task('t3', aid, { createdAt: 3, parentId: 't1', depth: 1 }));
+        expect((await store.listTasks()).map((t) => t.id)).toEqual(['t3', 't2', 't1']);
+        expect((await store.listTasks({ status: 'active' })).map((t) => t.id)).toEqual(['t3', 't1']);
+        expect((await store.listTasks({ parentId: 't1' })).map((t) => t.id)).toEqual(['t3']);
+        expect((await store.listTasks({ limit: 1 })).map((t) => t.id)).toEqual(['t3']);
+        expect(await store.listTasks({ agentId: 'spiffe://test.local/agent/none' })).toEqual([]);
+      });
+
+      it('transitions only from an allowed status, once', async () => {
+        await store.insertTask(task('t1', aid));
+        const ended = await store.transitionTask('t1', ['active'], 'completed', 1500, 'ended by agent');
+        expect(ended).toMatchObject({ status: 'completed', endedAt: 1500, endReason: 'ended by agent' });
+        // A second end (a race with expiry, say) changes nothing.
+        expect(await store.transitionTask('t1', ['active'], 'expired', 1600, 'expired')).toBeNull();
+        expect((await store.getTask('t1'))!.status).toBe('completed');
+        await expect(store.transitionTask('nope', ['active'], 'revoked', 1, 'x')).rejects.toBeInstanceOf(NotFoundError);
+      });
+
+      it('lists expired live tasks only', async () => {
+        await store.insertTask(task('t1', aid, { expiresAt: 100 }));
+        await store.insertTask(task('t2', aid, { expiresAt: 100, status: 'completed' }));
+        await store.insertTask(task('t3', aid, { expiresAt: 900 }));
+        expect((await store.listExpiredTasks(500, 10)).map((t) => t.id)).toEqual(['t1']);
+      });
+
+      it('adds taint labels as a set union', async () => {
+        await store.insertTask(task('t1', aid));
+        expect(await store.addTaskLabels('t1', ['internal'])).toEqual(['internal']);
+        expect(await store.addTaskLabels('t1', ['confidential', 'internal'])).toEqual(['confidential', 'internal']);
+        await expect(store.addTaskLabels('nope', ['x'])).rejects.toBeInstanceOf(NotFoundError);
+      });
+    });
+
+    describe('revocations', () => {
+      it('keeps a revocation until its expiry, idempotently', async () => {
+        await store.insertRevocation({ taskId: 't1', revokedAt: 10, expiresAt: 100, reason: 'ended' });
+        await store.insertRevocation({ taskId: 't1', revokedAt: 11, expiresAt: 100, reason: 'again' });
+        await store.insertRevocation({ taskId: 't2', revokedAt: 10, expiresAt: 50, reason: 'suspended' });
+        expect((await store.listRevocations(60)).map((r) => r.taskId)).toEqual(['t1']);
+        expect((await store.listRevocations(60))[0]!.reason).toBe('ended');
+        expect(await store.pruneRevocations(60)).toBe(1);
+        expect((await store.listRevocations(0)).map((r) => r.taskId)).toEqual(['t1']);
+      });
+    });
+
+    describe('replay cache', () => {
+      it('accepts a key once until it expires', async () => {
+        expect(await store.useOnce('jti:1', 100, 10)).toBe(true);
+        expect(await store.useOnce('jti:1', 100, 20)).toBe(false);
+        expect(await store.useOnce('jti:1', 300, 150)).toBe(true);
+        expect(await store.pruneReplay(400)).toBe(1);
+      });
+
+      it('lets exactly one of many concurrent uses win', async () => {
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.useOnce('jti:race', 100, 1)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
+    describe('audit', () => {
+      it('chains appended events from the genesis hash with contiguous seq', async () => {
+        const [a, b] = await store.appendAudit([ev('e1'), ev('e2')], hasher);
+        expect(a).toMatchObject({ seq: 1, prevHash: GENESIS_HASH });
+        expect(b).toMatchObject({ seq: 2, prevHash: a!.hash });
+        const [c] = await store.appendAudit([ev('e3')], hasher);
+        expect(c).toMatchObject({ seq: 3, prevHash: b!.hash });
+        expect(await store.auditHead()).toEqual({ seq: 3, hash: c!.hash });
+        expect(await store.listAudit()).toEqual([a, b, c]);
+      });
+
+      it('never forks the chain under concurrent appends', async () => {
+        await Promise.all(Array.from({ length: 50 }, (_, i) => store.appendAudit([ev(`c${i}`)], hasher)));
+        const all = await store.listAudit();
+        expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+        for (let i = 1; i < all.length; i++) expect(all[i]!.prevHash).toBe(all[i - 1]!.hash);
+      });
+
+      it('filters, pages and orders', async () => {
+        await store.appendAudit(
+          [ev('e1', { taskId: 't1', type: 'task.start' }), ev('e2', { agentId: 'ag', type: 'auth.success' }), ev('e3', { taskId: 't1', type: 'task.end' })],
+          hasher,
+        );
+        expect((await store.listAudit({ taskId: 't1' })).map((e) => e.id)).toEqual(['e1', 'e3']);
+        expect((await store.listAudit({ agentId: 'ag' })).map((e) => e.id)).toEqual(['e2']);
+        expect((await store.listAudit({ type: 'task.end' })).map((e) => e.id)).toEqual(['e3']);
+        expect((await store.listAudit({ afterSeq: 1, limit: 1 })).map((e) => e.id)).toEqual(['e2']);
+        expect((await store.listAudit({ newestFirst: true, limit: 2 })).map((e) => e.id)).toEqual(['e3', 'e2']);
+      });
+
+      it('returns an empty head for an empty log', async () => {
+        expect(await store.auditHead()).toBeNull();
+      });
+    });
+
+    describe('policy versions', () => {
+      it('stores versions and returns the latest', async () => {
+        expect(await store.latestPolicyVersion()).toBeNull();
+        const v1 = { version: 1, hash: 'h1', createdAt: 1, source: 'files', files: [{ path: 'a.cedar', sha256: 'x', text: 'permit(principal, action, resource);' }] };
+        await store.insertPolicyVersion(v1);
+        await store.insertPolicyVersion({ ...v1, version: 2, hash: 'h2' });
+        expect((await store.latestPolicyVersion())!.version).toBe(2);
+        expect(await store.getPolicyVersion(1)).toEqual(v1);
+        await expect(store.insertPolicyVersion(v1)).rejects.toBeInstanceOf(ConflictError);
+      });
+    });
+
+    describe('API tokens', () => {
+      it('finds by hash, refuses duplicates and revokes', async () => {
+        await store.insertApiToken({ id: 'tok_1', name: 'gateway', role: 'pep', tokenHash: 'h1', createdAt: 1, revokedAt: null });
+        expect((await store.findApiTokenByHash('h1'))!.name).toBe('gateway');
+        expect(await store.findApiTokenByHash('nope')).toBeNull();
+        await expect(
+          store.insertApiToken({ id: 'tok_2', name: 'gateway', role: 'pep', tokenHash: 'h2', createdAt: 1, revokedAt: null }),
+        ).rejects.toBeInstanceOf(ConflictError);
+        expect((await store.revokeApiToken('gateway', 50)).revokedAt).toBe(50);
+        expect((await store.listApiTokens()).map((t) => t.revokedAt)).toEqual([50]);
+        await expect(store.revokeApiToken('nope', 1)).rejects.toBeInstanceOf(NotFoundError);
+      });
+    });
+  });
+}

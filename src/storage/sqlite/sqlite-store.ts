@@ -1,0 +1,444 @@
+// The embedded store: better-sqlite3 in WAL mode. Calls are synchronous underneath and exposed
+// through the same async interface as PostgreSQL so services never care which one they have.
+
+import Database from 'better-sqlite3';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { q } from '../../core/errors.js';
+import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors.js';
+import { GENESIS_HASH } from '../types.js';
+import type {
+  Agent,
+  AgentPatch,
+  AgentStatus,
+  ApiToken,
+  AuditEvent,
+  AuditEventInput,
+  AuditQuery,
+  ChainHasher,
+  PolicyVersion,
+  Revocation,
+  Store,
+  Task,
+  TaskFilter,
+  TaskStatus,
+} from '../types.js';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/sqlite/', import.meta.url));
+
+type Row = Record<string, unknown>;
+
+function translate(err: unknown, what: string): never {
+  const code = (err as { code?: string }).code ?? '';
+  if (code.startsWith('SQLITE_CONSTRAINT')) throw new ConflictError(`${what}: already exists or violates a constraint`, err);
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR') {
+    throw new StorageUnavailableError(`${what}: database unavailable (${code})`, err);
+  }
+  throw err;
+}
+
+export function applySqliteMigrations(db: Database.Database, dir: string = MIGRATIONS_DIR): number {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version),
+  );
+  const files = readdirSync(dir)
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .sort();
+  let count = 0;
+  for (const file of files) {
+    const version = Number.parseInt(file.split('_')[0] ?? '', 10);
+    if (applied.has(version)) continue;
+    const sql = readFileSync(join(dir, file), 'utf8');
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(version, file, Date.now());
+    }).immediate();
+    count++;
+  }
+  return count;
+}
+
+const agentFromRow = (r: Row): Agent => ({
+  id: r.id as string,
+  name: r.name as string,
+  owner: r.owner as string,
+  purpose: r.purpose as string,
+  environment: r.environment as string,
+  status: r.status as AgentStatus,
+  reviewBy: (r.review_by as string | null) ?? null,
+  jwks: JSON.parse(r.jwks as string),
+  labels: JSON.parse(r.labels as string),
+  createdAt: r.created_at as number,
+  updatedAt: r.updated_at as number,
+});
+
+const taskFromRow = (r: Row): Task => ({
+  id: r.id as string,
+  agentId: r.agent_id as string,
+  parentId: (r.parent_id as string | null) ?? null,
+  depth: r.depth as number,
+  intent: r.intent as string,
+  scope: JSON.parse(r.scope as string),
+  status: r.status as TaskStatus,
+  labels: JSON.parse(r.labels as string),
+  createdAt: r.created_at as number,
+  expiresAt: r.expires_at as number,
+  endedAt: (r.ended_at as number | null) ?? null,
+  endReason: (r.end_reason as string | null) ?? null,
+  decisionId: (r.decision_id as string | null) ?? null,
+});
+
+const auditFromRow = (r: Row): AuditEvent => ({
+  seq: r.seq as number,
+  id: r.id as string,
+  ts: r.ts as number,
+  type: r.type as string,
+  actor: r.actor as string,
+  agentId: (r.agent_id as string | null) ?? null,
+  taskId: (r.task_id as string | null) ?? null,
+  decision: (r.decision as string | null) ?? null,
+  outcome: (r.outcome as string | null) ?? null,
+  data: JSON.parse(r.data as string),
+  prevHash: r.prev_hash as string,
+  hash: r.hash as string,
+});
+
+const tokenFromRow = (r: Row): ApiToken => ({
+  id: r.id as string,
+  name: r.name as string,
+  role: r.role as ApiToken['role'],
+  tokenHash: r.token_hash as string,
+  createdAt: r.created_at as number,
+  revokedAt: (r.revoked_at as number | null) ?? null,
+});
+
+export interface SqliteStoreOptions {
+  /** Path of the database file, or `:memory:`. */
+  path: string;
+  readonly?: boolean;
+}
+
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly db: Database.Database;
+  private readonly stmts: Record<string, Database.Statement>;
+
+  constructor(opts: SqliteStoreOptions) {
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    try {
+      this.db = new Database(opts.path, { fileMustExist: false, timeout: 5000 });
+    } catch (err) {
+      throw new StorageUnavailableError(`cannot open database ${q(opts.path)}: ${(err as Error).message}`, err);
+    }
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a committed transaction survives a process crash (not an OS crash).
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    applySqliteMigrations(this.db);
+    const p = (sql: string) => this.db.prepare(sql);
+    this.stmts = {
+      insertAgent: p(`INSERT INTO agents (id, name, owner, purpose, environment, status, review_by, jwks, labels, created_at, updated_at)
+        VALUES (@id, @name, @owner, @purpose, @environment, @status, @reviewBy, @jwks, @labels, @createdAt, @updatedAt)`),
+      getAgent: p('SELECT * FROM agents WHERE id = ?'),
+      insertTask: p(`INSERT INTO tasks (id, agent_id, parent_id, depth, intent, scope, status, labels, created_at, expires_at, ended_at, end_reason, decision_id)
+        VALUES (@id, @agentId, @parentId, @depth, @intent, @scope, @status, @labels, @createdAt, @expiresAt, @endedAt, @endReason, @decisionId)`),
+      getTask: p('SELECT * FROM tasks WHERE id = ?'),
+      expiredTasks: p(`SELECT * FROM tasks WHERE status IN ('active', 'pending_approval') AND expires_at <= ? ORDER BY expires_at LIMIT ?`),
+      insertRevocation: p(`INSERT INTO revocations (task_id, revoked_at, expires_at, reason) VALUES (?, ?, ?, ?)
+        ON CONFLICT (task_id) DO NOTHING`),
+      listRevocations: p('SELECT * FROM revocations WHERE expires_at > ?'),
+      pruneRevocations: p('DELETE FROM revocations WHERE expires_at <= ?'),
+      replayGet: p('SELECT expires_at FROM replay WHERE key = ?'),
+      replayUpsert: p('INSERT INTO replay (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at'),
+      pruneReplay: p('DELETE FROM replay WHERE expires_at <= ?'),
+      auditHead: p('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
+      insertAudit: p(`INSERT INTO audit_events (seq, id, ts, type, actor, agent_id, task_id, decision, outcome, data, prev_hash, hash)
+        VALUES (@seq, @id, @ts, @type, @actor, @agentId, @taskId, @decision, @outcome, @data, @prevHash, @hash)`),
+      insertPolicyVersion: p('INSERT INTO policy_versions (version, hash, created_at, source, files) VALUES (?, ?, ?, ?, ?)'),
+      latestPolicyVersion: p('SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1'),
+      getPolicyVersion: p('SELECT * FROM policy_versions WHERE version = ?'),
+      insertApiToken: p('INSERT INTO api_tokens (id, name, role, token_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      findApiToken: p('SELECT * FROM api_tokens WHERE token_hash = ?'),
+      listApiTokens: p('SELECT * FROM api_tokens ORDER BY created_at'),
+      getApiToken: p('SELECT * FROM api_tokens WHERE id = ? OR name = ?'),
+      revokeApiToken: p('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    };
+  }
+
+  async ping(): Promise<void> {
+    try {
+      this.db.prepare('SELECT 1').get();
+    } catch (err) {
+      translate(err, 'ping');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- agents
+  async insertAgent(a: Agent): Promise<void> {
+    try {
+      this.stmts.insertAgent!.run({ ...a, jwks: JSON.stringify(a.jwks), labels: JSON.stringify(a.labels) });
+    } catch (err) {
+      translate(err, `agent ${q(a.id)}`);
+    }
+  }
+
+  async getAgent(id: string): Promise<Agent | null> {
+    const r = this.stmts.getAgent!.get(id) as Row | undefined;
+    return r ? agentFromRow(r) : null;
+  }
+
+  async listAgents(filter: { status?: AgentStatus; owner?: string } = {}): Promise<Agent[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.status) {
+      where.push('status = ?');
+      args.push(filter.status);
+    }
+    if (filter.owner) {
+      where.push('owner = ?');
+      args.push(filter.owner);
+    }
+    const sql = `SELECT * FROM agents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map(agentFromRow);
+  }
+
+  async updateAgent(id: string, patch: AgentPatch, now: number): Promise<Agent> {
+    const cols: string[] = [];
+    const args: Record<string, unknown> = { id, now };
+    const map: Record<string, string> = {
+      status: 'status',
+      owner: 'owner',
+      purpose: 'purpose',
+      environment: 'environment',
+      reviewBy: 'review_by',
+      jwks: 'jwks',
+      labels: 'labels',
+    };
+    for (const [k, col] of Object.entries(map)) {
+      const v = (patch as Record<string, unknown>)[k];
+      if (v === undefined) continue;
+      cols.push(`${col} = @${k}`);
+      args[k] = k === 'jwks' || k === 'labels' ? JSON.stringify(v) : v;
+    }
+    const sql = `UPDATE agents SET ${[...cols, 'updated_at = @now'].join(', ')} WHERE id = @id`;
+    let changes = 0;
+    try {
+      changes = this.db.prepare(sql).run(args).changes;
+    } catch (err) {
+      translate(err, `agent ${q(id)}`);
+    }
+    if (changes === 0) throw new NotFoundError(`agent ${q(id)} not found`);
+    return (await this.getAgent(id))!;
+  }
+
+  // ---- tasks
+  async insertTask(t: Task): Promise<void> {
+    try {
+      this.stmts.insertTask!.run({ ...t, scope: JSON.stringify(t.scope), labels: JSON.stringify(t.labels) });
+    } catch (err) {
+      translate(err, `task ${q(t.id)}`);
+    }
+  }
+
+  async getTask(id: string): Promise<Task | null> {
+    const r = this.stmts.getTask!.get(id) as Row | undefined;
+    return r ? taskFromRow(r) : null;
+  }
+
+  async listTasks(filter: TaskFilter = {}): Promise<Task[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.agentId) {
+      where.push('agent_id = ?');
+      args.push(filter.agentId);
+    }
+    if (filter.status) {
+      where.push('status = ?');
+      args.push(filter.status);
+    }
+    if (filter.parentId) {
+      where.push('parent_id = ?');
+      args.push(filter.parentId);
+    }
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ${limit}`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map(taskFromRow);
+  }
+
+  async transitionTask(id: string, from: readonly TaskStatus[], to: TaskStatus, at: number, reason: string): Promise<Task | null> {
+    if (from.length === 0) return null;
+    const terminal = to !== 'active' && to !== 'pending_approval';
+    const placeholders = from.map(() => '?').join(', ');
+    const sql = terminal
+      ? `UPDATE tasks SET status = ?, ended_at = ?, end_reason = ? WHERE id = ? AND status IN (${placeholders})`
+      : `UPDATE tasks SET status = ? WHERE id = ? AND status IN (${placeholders})`;
+    const args = terminal ? [to, at, reason, id, ...from] : [to, id, ...from];
+    const changes = this.db.prepare(sql).run(...args).changes;
+    if (changes === 0) {
+      if (!(await this.getTask(id))) throw new NotFoundError(`task ${q(id)} not found`);
+      return null;
+    }
+    return this.getTask(id);
+  }
+
+  async listExpiredTasks(now: number, limit: number): Promise<Task[]> {
+    return (this.stmts.expiredTasks!.all(now, limit) as Row[]).map(taskFromRow);
+  }
+
+  async addTaskLabels(id: string, labels: string[]): Promise<string[]> {
+    return this.db.transaction(() => {
+      const r = this.db.prepare('SELECT labels FROM tasks WHERE id = ?').get(id) as Row | undefined;
+      if (!r) throw new NotFoundError(`task ${q(id)} not found`);
+      const merged = [...new Set([...(JSON.parse(r.labels as string) as string[]), ...labels])].sort();
+      this.db.prepare('UPDATE tasks SET labels = ? WHERE id = ?').run(JSON.stringify(merged), id);
+      return merged;
+    }).immediate();
+  }
+
+  // ---- revocations
+  async insertRevocation(r: Revocation): Promise<void> {
+    this.stmts.insertRevocation!.run(r.taskId, r.revokedAt, r.expiresAt, r.reason);
+  }
+
+  async listRevocations(now: number): Promise<Revocation[]> {
+    return (this.stmts.listRevocations!.all(now) as Row[]).map((r) => ({
+      taskId: r.task_id as string,
+      revokedAt: r.revoked_at as number,
+      expiresAt: r.expires_at as number,
+      reason: r.reason as string,
+    }));
+  }
+
+  async pruneRevocations(now: number): Promise<number> {
+    return this.stmts.pruneRevocations!.run(now).changes;
+  }
+
+  // ---- replay cache
+  async useOnce(key: string, expiresAt: number, now: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.stmts.replayGet!.get(key) as { expires_at: number } | undefined;
+      if (r && r.expires_at > now) return false;
+      this.stmts.replayUpsert!.run(key, expiresAt);
+      return true;
+    }).immediate();
+  }
+
+  async pruneReplay(now: number): Promise<number> {
+    return this.stmts.pruneReplay!.run(now).changes;
+  }
+
+  // ---- audit
+  async appendAudit(events: AuditEventInput[], hasher: ChainHasher): Promise<AuditEvent[]> {
+    try {
+      // IMMEDIATE: the head is read and extended under the write lock, so two processes
+      // appending at once (server + offline CLI) can never fork the chain.
+      return this.db.transaction(() => {
+        const head = this.stmts.auditHead!.get() as { seq: number; hash: string } | undefined;
+        let seq = head?.seq ?? 0;
+        let prevHash = head?.hash ?? GENESIS_HASH;
+        const out: AuditEvent[] = [];
+        for (const e of events) {
+          seq += 1;
+          const partial = { ...e, seq, prevHash };
+          const hash = hasher(prevHash, partial);
+          this.stmts.insertAudit!.run({ ...partial, data: JSON.stringify(e.data), hash });
+          out.push({ ...partial, hash });
+          prevHash = hash;
+        }
+        return out;
+      }).immediate();
+    } catch (err) {
+      translate(err, 'audit append');
+    }
+  }
+
+  async listAudit(query: AuditQuery = {}): Promise<AuditEvent[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (query.afterSeq !== undefined) {
+      where.push('seq > ?');
+      args.push(query.afterSeq);
+    }
+    if (query.taskId) {
+      where.push('task_id = ?');
+      args.push(query.taskId);
+    }
+    if (query.agentId) {
+      where.push('agent_id = ?');
+      args.push(query.agentId);
+    }
+    if (query.type) {
+      where.push('type = ?');
+      args.push(query.type);
+    }
+    const limit = Math.min(Math.max(query.limit ?? 1000, 1), 100_000);
+    const order = query.newestFirst ? 'DESC' : 'ASC';
+    const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order} LIMIT ${limit}`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map(auditFromRow);
+  }
+
+  async auditHead(): Promise<{ seq: number; hash: string } | null> {
+    const r = this.stmts.auditHead!.get() as { seq: number; hash: string } | undefined;
+    return r ?? null;
+  }
+
+  // ---- policy versions
+  async insertPolicyVersion(v: PolicyVersion): Promise<void> {
+    try {
+      this.stmts.insertPolicyVersion!.run(v.version, v.hash, v.createdAt, v.source, JSON.stringify(v.files));
+    } catch (err) {
+      translate(err, `policy version ${v.version}`);
+    }
+  }
+
+  async latestPolicyVersion(): Promise<PolicyVersion | null> {
+    const r = this.stmts.latestPolicyVersion!.get() as Row | undefined;
+    return r ? policyFromRow(r) : null;
+  }
+
+  async getPolicyVersion(version: number): Promise<PolicyVersion | null> {
+    const r = this.stmts.getPolicyVersion!.get(version) as Row | undefined;
+    return r ? policyFromRow(r) : null;
+  }
+
+  // ---- API tokens
+  async insertApiToken(t: ApiToken): Promise<void> {
+    try {
+      this.stmts.insertApiToken!.run(t.id, t.name, t.role, t.tokenHash, t.createdAt, t.revokedAt);
+    } catch (err) {
+      translate(err, `token ${q(t.name)}`);
+    }
+  }
+
+  async findApiTokenByHash(hash: string): Promise<ApiToken | null> {
+    const r = this.stmts.findApiToken!.get(hash) as Row | undefined;
+    return r ? tokenFromRow(r) : null;
+  }
+
+  async listApiTokens(): Promise<ApiToken[]> {
+    return (this.stmts.listApiTokens!.all() as Row[]).map(tokenFromRow);
+  }
+
+  async revokeApiToken(idOrName: string, at: number): Promise<ApiToken> {
+    const r = this.stmts.getApiToken!.get(idOrName, idOrName) as Row | undefined;
+    if (!r) throw new NotFoundError(`token ${q(idOrName)} not found`);
+    this.stmts.revokeApiToken!.run(at, r.id);
+    return tokenFromRow(this.stmts.getApiToken!.get(r.id, r.id) as Row);
+  }
+}
+
+const policyFromRow = (r: Row): PolicyVersion => ({
+  version: r.version as number,
+  hash: r.hash as string,
+  createdAt: r.created_at as number,
+  source: r.source as string,
+  files: JSON.parse(r.files as string),
+});

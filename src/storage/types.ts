@@ -1,0 +1,209 @@
+// The records Mandate keeps and the narrow async stores that keep them. Services take the
+// narrowest store they need; SQLite and PostgreSQL implement all of them (see conformance.ts).
+
+/** The `prevHash` of the first audit event. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export type AgentStatus = 'active' | 'suspended' | 'retired';
+export type TaskStatus = 'pending_approval' | 'active' | 'completed' | 'failed' | 'expired' | 'revoked';
+export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'expired', 'revoked'];
+
+export interface PublicJwk {
+  kty: string;
+  kid?: string;
+  alg?: string;
+  use?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+  n?: string;
+  e?: string;
+  [k: string]: unknown;
+}
+
+export interface Agent {
+  /** `spiffe://<trust-domain>/agent/<name>` */
+  id: string;
+  name: string;
+  owner: string;
+  purpose: string;
+  environment: string;
+  status: AgentStatus;
+  /** ISO date (YYYY-MM-DD) by which the owner must review the agent, or null. */
+  reviewBy: string | null;
+  jwks: { keys: PublicJwk[] };
+  labels: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type AgentPatch = Partial<Pick<Agent, 'status' | 'owner' | 'purpose' | 'environment' | 'reviewBy' | 'jwks' | 'labels'>>;
+
+/** Argument constraint on one tool argument, as declared in a task's scope. */
+export interface ArgConstraint {
+  eq?: string | number | boolean;
+  in?: Array<string | number | boolean>;
+  like?: string;
+  min?: number;
+  max?: number;
+}
+
+export interface ToolGrant {
+  name: string;
+  constraints?: Record<string, ArgConstraint>;
+  max_calls?: number;
+}
+
+/** The granted scope of a task (`authorization_details` of type `mandate_task`). */
+export interface TaskScope {
+  tools: ToolGrant[];
+  resources: string[];
+}
+
+export interface Task {
+  id: string;
+  agentId: string;
+  parentId: string | null;
+  depth: number;
+  intent: string;
+  scope: TaskScope;
+  status: TaskStatus;
+  /** Data classifications the task has read (taint). */
+  labels: string[];
+  createdAt: number;
+  expiresAt: number;
+  endedAt: number | null;
+  endReason: string | null;
+  /** The decision that started the task. */
+  decisionId: string | null;
+}
+
+export interface TaskFilter {
+  agentId?: string;
+  status?: TaskStatus;
+  parentId?: string;
+  limit?: number;
+}
+
+export interface Revocation {
+  taskId: string;
+  revokedAt: number;
+  /** After this instant no credential of the task can be valid anyway; the row may be pruned. */
+  expiresAt: number;
+  reason: string;
+}
+
+export interface AuditEventInput {
+  id: string;
+  ts: number;
+  type: string;
+  /** Who caused the event: an agent id, `admin`, `token:<name>`, `system`. */
+  actor: string;
+  agentId: string | null;
+  taskId: string | null;
+  decision: string | null;
+  outcome: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface AuditEvent extends AuditEventInput {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditQuery {
+  afterSeq?: number;
+  /** Newest first when true (for `tail`). */
+  newestFirst?: boolean;
+  limit?: number;
+  taskId?: string;
+  agentId?: string;
+  type?: string;
+}
+
+/** Computes an event's hash from the previous hash; owned by the audit module. */
+export type ChainHasher = (prevHash: string, event: Omit<AuditEvent, 'hash'>) => string;
+
+export interface PolicyVersion {
+  version: number;
+  hash: string;
+  createdAt: number;
+  source: string;
+  files: Array<{ path: string; sha256: string; text: string }>;
+}
+
+export type ApiTokenRole = 'admin' | 'pep';
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  role: ApiTokenRole;
+  tokenHash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface AgentStore {
+  insertAgent(agent: Agent): Promise<void>;
+  getAgent(id: string): Promise<Agent | null>;
+  listAgents(filter?: { status?: AgentStatus; owner?: string }): Promise<Agent[]>;
+  updateAgent(id: string, patch: AgentPatch, now: number): Promise<Agent>;
+}
+
+export interface TaskStore {
+  insertTask(task: Task): Promise<void>;
+  getTask(id: string): Promise<Task | null>;
+  listTasks(filter?: TaskFilter): Promise<Task[]>;
+  /** Moves a task from one of `from` to `to`; null (and no change) if it was not in `from`. */
+  transitionTask(id: string, from: readonly TaskStatus[], to: TaskStatus, at: number, reason: string): Promise<Task | null>;
+  /** Active or pending tasks whose expiry has passed. */
+  listExpiredTasks(now: number, limit: number): Promise<Task[]>;
+  /** Adds taint labels (set union); returns the task's labels afterwards. */
+  addTaskLabels(id: string, labels: string[]): Promise<string[]>;
+}
+
+export interface RevocationStore {
+  insertRevocation(r: Revocation): Promise<void>;
+  listRevocations(now: number): Promise<Revocation[]>;
+  pruneRevocations(now: number): Promise<number>;
+}
+
+export interface ReplayStore {
+  /** Records `key` until `expiresAt`; false if it was already recorded and unexpired. */
+  useOnce(key: string, expiresAt: number, now: number): Promise<boolean>;
+  pruneReplay(now: number): Promise<number>;
+}
+
+export interface AuditStore {
+  /** Appends events atomically, chaining each to the current head. */
+  appendAudit(events: AuditEventInput[], hasher: ChainHasher): Promise<AuditEvent[]>;
+  listAudit(query?: AuditQuery): Promise<AuditEvent[]>;
+  auditHead(): Promise<{ seq: number; hash: string } | null>;
+}
+
+export interface PolicyStore {
+  insertPolicyVersion(v: PolicyVersion): Promise<void>;
+  latestPolicyVersion(): Promise<PolicyVersion | null>;
+  getPolicyVersion(version: number): Promise<PolicyVersion | null>;
+}
+
+export interface ApiTokenStore {
+  insertApiToken(t: ApiToken): Promise<void>;
+  findApiTokenByHash(hash: string): Promise<ApiToken | null>;
+  listApiTokens(): Promise<ApiToken[]>;
+  revokeApiToken(id: string, at: number): Promise<ApiToken>;
+}
+
+export interface Store
+  extends AgentStore,
+    TaskStore,
+    RevocationStore,
+    ReplayStore,
+    AuditStore,
+    PolicyStore,
+    ApiTokenStore {
+  readonly dialect: 'sqlite' | 'postgres';
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,133 @@
+// Task credentials: JWT access tokens (RFC 9068 `at+jwt`) signed with Mandate's key, bound to
+// one task. Verification is cached per token; every use re-checks expiry and the revocation set.
+
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import type { Clock } from '../core/clock.js';
+import { MandateError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { Lru } from '../core/lru.js';
+import type { SigningKeys } from '../identity/signing-keys.js';
+import type { Agent, Task } from '../storage/types.js';
+import type { RevocationList } from './revocation.js';
+import { scopeToDetails } from './scope.js';
+
+export interface TaskClaims extends JWTPayload {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  exp: number;
+  iat: number;
+  jti: string;
+  client_id: string;
+  task_id: string;
+  scope: string;
+  authorization_details: Array<Record<string, unknown>>;
+}
+
+export interface IssuedCredential {
+  token: string;
+  jti: string;
+  expiresAt: number;
+}
+
+export class CredentialService {
+  private readonly verified = new Lru<string, TaskClaims>(50_000);
+
+  constructor(
+    private readonly keys: SigningKeys,
+    private readonly revocations: RevocationList,
+    private readonly clock: Clock,
+    private readonly issuerOf: () => string,
+  ) {}
+
+  get issuer(): string {
+    return this.issuerOf();
+  }
+
+  async issue(task: Task, agent: Agent, audience: string): Promise<IssuedCredential> {
+    const key = this.keys.current;
+    const jti = newId('cred', this.clock.now());
+    const iat = Math.floor(this.clock.now() / 1000);
+    const exp = Math.floor(task.expiresAt / 1000);
+    const header: JWTHeaderParameters = { alg: key.alg, kid: key.kid, typ: 'at+jwt' };
+    const token = await new SignJWT({
+      client_id: agent.id,
+      task_id: task.id,
+      scope: 'mandate:task',
+      authorization_details: [scopeToDetails(task.intent, task.scope, exp - iat)],
+    })
+      .setProtectedHeader(header)
+      .setIssuer(this.issuer)
+      .setSubject(agent.id)
+      .setAudience(audience)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .setJti(jti)
+      .sign(key.privateKey);
+    return { token, jti, expiresAt: exp * 1000 };
+  }
+
+  /**
+   * Verifies a task credential for `audience`: signature, issuer, type, expiry and revocation.
+   * Throws `invalid_token` with the reason.
+   */
+  async verify(token: string, audience: string): Promise<TaskClaims> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 16_384) throw new MandateError('invalid_token', 'credential is missing or malformed');
+    let claims = this.verified.get(token);
+    if (!claims) {
+      try {
+        const { payload } = await jwtVerify(
+          token,
+          async (header) => {
+            const k = this.keys.byKid(header.kid);
+            if (!k) throw new MandateError('invalid_token', 'credential was signed by an unknown key');
+            return k.publicKey;
+          },
+          { algorithms: ['ES256'], issuer: this.issuer, typ: 'at+jwt', currentDate: new Date(this.clock.now()), requiredClaims: ['exp', 'iat', 'jti', 'sub'] },
+        );
+        if (typeof payload.task_id !== 'string' || typeof payload.client_id !== 'string') throw new MandateError('invalid_token', 'credential is not a task credential');
+        claims = payload as TaskClaims;
+      } catch (err) {
+        if (err instanceof MandateError) throw err;
+        throw new MandateError('invalid_token', explain(err), { cause: err });
+      }
+      this.verified.set(token, claims);
+    }
+    // Per use, whether cached or not: audience, expiry and revocation.
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (!aud.includes(audience)) throw new MandateError('invalid_token', `credential audience is not this endpoint (expected \`${audience}\`)`);
+    if (claims.exp * 1000 <= this.clock.now()) {
+      this.verified.delete(token);
+      throw new MandateError('invalid_token', 'credential has expired: the task is over; start a new task');
+    }
+    const revoked = this.revocations.get(claims.task_id);
+    if (revoked) throw new MandateError('invalid_token', `credential's task \`${claims.task_id}\` has ended (${revoked.reason}); start a new task`);
+    return claims;
+  }
+
+  /** Claims without audience or liveness checks (for introspection and revocation by the holder). */
+  async inspect(token: string): Promise<TaskClaims | null> {
+    try {
+      const { payload } = await jwtVerify(
+        token,
+        async (header) => {
+          const k = this.keys.byKid(header.kid);
+          if (!k) throw new Error('unknown key');
+          return k.publicKey;
+        },
+        { algorithms: ['ES256'], issuer: this.issuer, typ: 'at+jwt', currentDate: new Date(this.clock.now()), clockTolerance: 315_360_000 },
+      );
+      return typeof payload.task_id === 'string' ? (payload as TaskClaims) : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+function explain(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'credential has expired: the task is over; start a new task';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'credential signature is invalid';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'credential algorithm is not accepted';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `credential claim \`${err.claim}\` is invalid`;
+  return 'credential is malformed or not issued by this Mandate';
+}

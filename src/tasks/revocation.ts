@@ -1,0 +1,44 @@
+// The in-memory revocation set checked on every credential use. It is loaded from the store at
+// start (so a restart forgets nothing) and kept current by the task service and by events
+// from other replicas; the hot path never waits on the database.
+
+import type { Revocation, RevocationStore } from '../storage/types.js';
+
+export class RevocationList {
+  private readonly revoked = new Map<string, Revocation>();
+
+  constructor(private readonly store: RevocationStore) {}
+
+  async load(now: number): Promise<number> {
+    for (const r of await this.store.listRevocations(now)) this.revoked.set(r.taskId, r);
+    return this.revoked.size;
+  }
+
+  has(taskId: string): boolean {
+    return this.revoked.has(taskId);
+  }
+
+  get(taskId: string): Revocation | undefined {
+    return this.revoked.get(taskId);
+  }
+
+  /** Persists first, then makes it visible: once `add` resolves the credential is dead everywhere in the process. */
+  async add(r: Revocation): Promise<void> {
+    this.revoked.set(r.taskId, r);
+    await this.store.insertRevocation(r);
+  }
+
+  /** Applies a revocation learned from another replica (already persisted there). */
+  remember(r: Revocation): void {
+    this.revoked.set(r.taskId, r);
+  }
+
+  async prune(now: number): Promise<void> {
+    for (const [id, r] of this.revoked) if (r.expiresAt <= now) this.revoked.delete(id);
+    await this.store.pruneRevocations(now);
+  }
+
+  get size(): number {
+    return this.revoked.size;
+  }
+}

@@ -1,0 +1,210 @@
+// A task's scope (`authorization_details` of type `mandate_task`, RFC 9396 style): what an agent
+// declares before it reads anything untrusted. Parsed strictly, checked against the tool
+// catalogue, and enforced on every call before and in addition to Cedar.
+
+import { z } from 'zod';
+import { MandateError, q } from '../core/errors.js';
+import type { ToolLookup, ToolSpec } from '../core/tool.js';
+import type { ArgConstraint, TaskScope, ToolGrant } from '../storage/types.js';
+import { globMatch, normalisePath, normaliseResource, resourceFromArg, ResourceError } from './resource-uri.js';
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+const constraintSchema = z
+  .object({
+    eq: scalar.optional(),
+    in: z.array(scalar).min(1).max(1000).optional(),
+    like: z.string().min(1).max(4096).optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+  })
+  .strict()
+  .refine((c) => Object.keys(c).length > 0, 'a constraint needs at least one of `eq`, `in`, `like`, `min`, `max`');
+
+const toolGrantSchema = z.union([
+  z.string().min(1).max(200),
+  z
+    .object({
+      name: z.string().min(1).max(200),
+      constraints: z.record(z.string().min(1).max(200), constraintSchema).optional(),
+      max_calls: z.number().int().positive().max(1_000_000).optional(),
+    })
+    .strict(),
+]);
+
+export const mandateTaskDetailSchema = z
+  .object({
+    type: z.literal('mandate_task'),
+    intent: z.string().trim().min(1, '`intent` must say what the task is for').max(2000),
+    tools: z.array(toolGrantSchema).min(1, 'a task needs at least one tool').max(256),
+    resources: z.array(z.string().min(1).max(4096)).max(256).default([]),
+    ttl: z.number().int().positive().max(86_400 * 30).optional(),
+  })
+  .strict();
+
+export type MandateTaskDetail = z.infer<typeof mandateTaskDetailSchema>;
+
+export interface TaskRequest {
+  intent: string;
+  scope: TaskScope;
+  ttl: number | undefined;
+}
+
+function fail(message: string): never {
+  throw new MandateError('invalid_authorization_details', message);
+}
+
+/** Parses the `authorization_details` parameter: a JSON array with exactly one `mandate_task`. */
+export function parseAuthorizationDetails(raw: unknown): MandateTaskDetail {
+  let value = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      fail('`authorization_details` is not valid JSON: expected an array like [{"type":"mandate_task",…}]');
+    }
+  }
+  if (value === undefined || value === null) fail('`authorization_details` is required: declare the task (type `mandate_task` with intent, tools, resources, ttl)');
+  if (!Array.isArray(value)) fail('`authorization_details` must be a JSON array');
+  if (value.length !== 1) fail(`\`authorization_details\` must hold exactly one \`mandate_task\` (got ${value.length} entries)`);
+  const entry = value[0] as { type?: unknown };
+  if (entry?.type !== 'mandate_task') fail(`\`authorization_details[0].type\` ${q(entry?.type)} is not supported: use \`mandate_task\``);
+  const parsed = mandateTaskDetailSchema.safeParse(entry);
+  if (!parsed.success) {
+    const msgs = parsed.error.issues.map((i) => {
+      const path = i.path.length ? `\`authorization_details[0].${i.path.join('.')}\`` : '`authorization_details[0]`';
+      const msg = i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `\`${k}\``).join(', ')}` : i.message;
+      return `${path}: ${msg}`;
+    });
+    fail(msgs.join('; '));
+  }
+  return parsed.data;
+}
+
+function argNames(tool: ToolSpec): Set<string> | null {
+  const props = (tool.inputSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
+  return props && typeof props === 'object' ? new Set(Object.keys(props)) : null;
+}
+
+/** Checks a requested scope against the catalogue and normalises it into the stored form. */
+export function normaliseScope(detail: MandateTaskDetail, tools: ToolLookup): TaskRequest {
+  const grants: ToolGrant[] = [];
+  const seen = new Set<string>();
+  for (const [i, g] of detail.tools.entries()) {
+    const grant: ToolGrant = typeof g === 'string' ? { name: g } : { name: g.name, ...(g.constraints ? { constraints: g.constraints } : {}), ...(g.max_calls ? { max_calls: g.max_calls } : {}) };
+    const where = `\`authorization_details[0].tools[${i}]\``;
+    if (seen.has(grant.name)) fail(`${where}: tool ${q(grant.name)} is listed twice`);
+    seen.add(grant.name);
+    const tool = tools.getTool(grant.name);
+    if (!tool) fail(`${where}: unknown tool ${q(grant.name)}: no upstream offers it (GET /api/v1/tools lists the catalogue)`);
+    const names = argNames(tool);
+    for (const [arg, c] of Object.entries(grant.constraints ?? {})) {
+      if (names && !names.has(arg)) fail(`${where}: constraint on unknown argument ${q(arg)} of ${q(tool.name)} (arguments: ${[...names].join(', ') || 'none'})`);
+      if (c.min !== undefined && c.max !== undefined && c.min > c.max) fail(`${where}: constraint on ${q(arg)} has \`min\` > \`max\``);
+      if (c.like !== undefined && tool.resources[arg] === 'path') {
+        try {
+          c.like = normalisePath(c.like);
+        } catch (err) {
+          fail(`${where}: constraint on ${q(arg)}: ${(err as Error).message}`);
+        }
+      }
+    }
+    grants.push(grant);
+  }
+  const resources: string[] = [];
+  for (const [i, r] of detail.resources.entries()) {
+    try {
+      resources.push(normaliseResource(r, true));
+    } catch (err) {
+      fail(`\`authorization_details[0].resources[${i}]\`: ${(err as Error).message}`);
+    }
+  }
+  return { intent: detail.intent, scope: { tools: grants, resources: [...new Set(resources)] }, ttl: detail.ttl };
+}
+
+/** The scope as it travels in credentials and responses (RFC 9396 `authorization_details`). */
+export function scopeToDetails(intent: string, scope: TaskScope, ttl: number): Record<string, unknown> {
+  return { type: 'mandate_task', intent, tools: scope.tools.map((t) => (t.constraints || t.max_calls ? t : t.name)), resources: scope.resources, ttl };
+}
+
+export interface ScopeViolation {
+  reason: string;
+}
+
+function checkConstraint(arg: string, c: ArgConstraint, value: unknown, kind: string | undefined): string | null {
+  const values = Array.isArray(value) ? value : [value];
+  if (value === undefined) return `argument ${q(arg)} is constrained by the task but missing`;
+  for (const v of values) {
+    let subject = v;
+    if (c.like !== undefined) {
+      if (typeof v !== 'string') return `argument ${q(arg)} must be a string to match ${q(c.like)}`;
+      if (kind === 'path') {
+        try {
+          subject = normalisePath(v);
+        } catch (err) {
+          return `argument ${q(arg)}: ${(err as Error).message}`;
+        }
+      } else if (kind === 'url' || kind === 'uri' || kind === 'email') {
+        try {
+          subject = normaliseResource(kind === 'email' ? `mailto:${v}` : v);
+        } catch (err) {
+          return `argument ${q(arg)}: ${(err as Error).message}`;
+        }
+      }
+      if (!globMatch(c.like, subject as string)) return `argument ${q(arg)} = ${q(subject)} does not match the task's constraint ${q(c.like)}`;
+    }
+    if (c.eq !== undefined && v !== c.eq) return `argument ${q(arg)} = ${q(v)} is not the task's allowed value ${q(c.eq)}`;
+    if (c.in !== undefined && !c.in.includes(v as string | number | boolean)) return `argument ${q(arg)} = ${q(v)} is not in the task's allowed set`;
+    if (c.min !== undefined || c.max !== undefined) {
+      if (typeof v !== 'number') return `argument ${q(arg)} must be a number`;
+      if (c.min !== undefined && v < c.min) return `argument ${q(arg)} = ${v} is below the task's minimum ${c.min}`;
+      if (c.max !== undefined && v > c.max) return `argument ${q(arg)} = ${v} is above the task's maximum ${c.max}`;
+    }
+  }
+  return null;
+}
+
+export interface ScopeCheck {
+  ok: boolean;
+  reasons: string[];
+  /** Normalised resource URIs the call names. */
+  resources: string[];
+}
+
+/**
+ * Is this call inside the task's declared scope? The tool must be granted, every constrained
+ * argument must satisfy its constraint, and every resource the arguments name must lie inside
+ * one of the task's resource patterns.
+ */
+export function checkCallScope(scope: TaskScope, tool: ToolSpec, args: Record<string, unknown>, callsSoFar: number): ScopeCheck {
+  const reasons: string[] = [];
+  const resources: string[] = [];
+  const grant = scope.tools.find((t) => t.name === tool.name);
+  if (!grant) return { ok: false, reasons: [`tool ${q(tool.name)} is not in the task's scope`], resources };
+  if (grant.max_calls !== undefined && callsSoFar >= grant.max_calls) {
+    reasons.push(`tool ${q(tool.name)} reached the task's limit of ${grant.max_calls} call${grant.max_calls > 1 ? 's' : ''}`);
+  }
+  for (const [arg, c] of Object.entries(grant.constraints ?? {})) {
+    const r = checkConstraint(arg, c, args[arg], tool.resources[arg]);
+    if (r) reasons.push(r);
+  }
+  for (const [arg, kind] of Object.entries(tool.resources)) {
+    const v = args[arg];
+    if (v === undefined || v === null) continue;
+    const list = Array.isArray(v) ? v : [v];
+    for (const item of list) {
+      let uri: string;
+      try {
+        uri = resourceFromArg(kind, item);
+      } catch (err) {
+        reasons.push(`argument ${q(arg)}: ${err instanceof ResourceError ? err.message : 'not a resource'}`);
+        continue;
+      }
+      resources.push(uri);
+      if (!scope.resources.some((p) => globMatch(p, uri))) {
+        reasons.push(`resource ${q(uri)} is outside the task's declared resources`);
+      }
+    }
+  }
+  return { ok: reasons.length === 0, reasons, resources };
+}

@@ -1,0 +1,195 @@
+// Task lifecycle: start (policy `startTask` for every requested tool, then a credential bound to
+// the task), end by the agent, revocation by an admin or by agent suspension (cascading to
+// child tasks), and expiry. Every transition is audited and makes the credential dead at once.
+
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Clock } from '../core/clock.js';
+import { MandateError, q } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { ToolLookup } from '../core/tool.js';
+import { agentEntity, toolEntity } from '../policy/mandate-entities.js';
+import { timeContext, type PolicyService } from '../policy/policy-service.js';
+import type { Decision } from '../policy/engine.js';
+import type { CedarValueJson } from '../policy/cedar.js';
+import type { Agent, Task, TaskFilter, TaskStatus, TaskStore } from '../storage/types.js';
+import type { CredentialService, IssuedCredential } from './credentials.js';
+import type { RevocationList } from './revocation.js';
+import { normaliseScope, parseAuthorizationDetails, scopeToDetails } from './scope.js';
+
+export interface TaskLimits {
+  defaultTtl: number;
+  maxTtl: number;
+}
+
+export interface StartedTask {
+  task: Task;
+  credential: IssuedCredential;
+  authorizationDetails: Record<string, unknown>;
+  decisions: Decision[];
+}
+
+const LIVE: readonly TaskStatus[] = ['active', 'pending_approval'];
+
+export class TaskService {
+  constructor(
+    private readonly store: TaskStore,
+    private readonly policy: PolicyService,
+    private readonly tools: ToolLookup,
+    private readonly credentials: CredentialService,
+    private readonly revocations: RevocationList,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+    private readonly limits: TaskLimits,
+  ) {}
+
+  /** Starts a task for an authenticated agent from its `authorization_details`. */
+  async start(agent: Agent, rawDetails: unknown, audience: string): Promise<StartedTask> {
+    const detail = parseAuthorizationDetails(rawDetails);
+    const request = normaliseScope(detail, this.tools);
+    const ttl = Math.min(request.ttl ?? this.limits.defaultTtl, this.limits.maxTtl);
+    const now = this.clock.now();
+
+    // Policy decides what an agent may ever request: `startTask` once per requested tool.
+    const context: Record<string, CedarValueJson> = {
+      intent: request.intent,
+      ttl,
+      tools: request.scope.tools.map((t) => t.name),
+      resources: request.scope.resources,
+      time: timeContext(now),
+    };
+    const decisions: Decision[] = [];
+    const denials: string[] = [];
+    for (const grant of request.scope.tools) {
+      const tool = this.tools.getTool(grant.name)!;
+      const d = this.policy.decide({
+        principal: { type: 'Agent', id: agent.id },
+        action: 'startTask',
+        resource: { type: 'Tool', id: tool.name },
+        context: { ...context, constrainedArgs: Object.keys(grant.constraints ?? {}), maxCalls: grant.max_calls ?? 0 },
+        entities: [agentEntity(agent), toolEntity(tool)],
+      });
+      decisions.push(d);
+      if (d.decision === 'deny') denials.push(`tool ${q(tool.name)}: ${d.reasons.join('; ')}`);
+      else if (d.decision === 'approval_required') {
+        denials.push(`tool ${q(tool.name)}: requires human approval (${d.reasons.join('; ')}); approval of task starts is not enabled in this version`);
+      }
+    }
+    const decisionSummary = decisions.map((d, i) => ({ tool: request.scope.tools[i]!.name, decision: d.decision, decisionId: d.id, policyIds: d.policyIds }));
+    if (denials.length) {
+      await this.audit.record({
+        type: 'task.deny',
+        actor: agent.id,
+        agentId: agent.id,
+        decision: 'deny',
+        outcome: 'denied',
+        data: { intent: request.intent, requested: request.scope, decisions: decisionSummary, reasons: denials, policyVersion: this.policy.version },
+      });
+      throw new MandateError('invalid_scope', `task denied by policy: ${denials.join(' | ')}`, {
+        details: { reasons: denials, decision_ids: decisions.filter((d) => d.decision !== 'allow').map((d) => d.id) },
+      });
+    }
+
+    const task: Task = {
+      id: newId('task', now),
+      agentId: agent.id,
+      parentId: null,
+      depth: 0,
+      intent: request.intent,
+      scope: request.scope,
+      status: 'active',
+      labels: [],
+      createdAt: now,
+      expiresAt: now + ttl * 1000,
+      endedAt: null,
+      endReason: null,
+      decisionId: decisions[0]?.id ?? null,
+    };
+    await this.store.insertTask(task);
+    const credential = await this.credentials.issue(task, agent, audience);
+    await this.audit.record({
+      type: 'task.start',
+      actor: agent.id,
+      agentId: agent.id,
+      taskId: task.id,
+      decision: 'allow',
+      outcome: 'success',
+      data: { intent: task.intent, scope: task.scope, ttl, expiresAt: task.expiresAt, credentialId: credential.jti, audience, decisions: decisionSummary, policyVersion: this.policy.version },
+    });
+    return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions };
+  }
+
+  async get(id: string): Promise<Task> {
+    const task = await this.store.getTask(id);
+    if (!task) throw new MandateError('not_found', `task ${q(id)} not found`);
+    return task;
+  }
+
+  list(filter: TaskFilter = {}): Promise<Task[]> {
+    return this.store.listTasks(filter);
+  }
+
+  /** Live means active and not revoked in memory (the hot-path view). */
+  isLive(task: Task): boolean {
+    return task.status === 'active' && !this.revocations.has(task.id) && task.expiresAt > this.clock.now();
+  }
+
+  /** The agent ends its own task (RFC 7009 revocation of its credential). */
+  end(taskId: string, actor: string, reason = 'ended by agent'): Promise<Task> {
+    return this.finish(taskId, 'completed', actor, reason);
+  }
+
+  /** An admin (or a lifecycle rule) revokes a task; children go with it. */
+  revoke(taskId: string, actor: string, reason = 'revoked by admin'): Promise<Task> {
+    return this.finish(taskId, 'revoked', actor, reason);
+  }
+
+  private async finish(taskId: string, to: TaskStatus, actor: string, reason: string, depth = 0): Promise<Task> {
+    const now = this.clock.now();
+    const task = await this.store.transitionTask(taskId, LIVE, to, now, reason);
+    const current = task ?? (await this.get(taskId));
+    if (task) {
+      await this.revocations.add({ taskId, revokedAt: now, expiresAt: Math.max(current.expiresAt, now) + 60_000, reason });
+      await this.audit.record({
+        type: to === 'completed' ? 'task.end' : 'task.revoke',
+        actor,
+        agentId: current.agentId,
+        taskId,
+        outcome: to,
+        data: { reason, parentId: current.parentId },
+      });
+    }
+    // Cascade: a child can never outlive its parent's authority.
+    if (depth < 16) {
+      for (const child of await this.store.listTasks({ parentId: taskId, limit: 10_000 })) {
+        if (LIVE.includes(child.status)) await this.finish(child.id, 'revoked', actor, `parent task ${taskId} ended`, depth + 1);
+      }
+    }
+    return current;
+  }
+
+  /** Ends every live task of an agent (suspension, retirement). */
+  async revokeAllForAgent(agentId: string, reason: string, actor: string): Promise<number> {
+    let n = 0;
+    for (const status of LIVE) {
+      for (const t of await this.store.listTasks({ agentId, status, limit: 10_000 })) {
+        await this.finish(t.id, 'revoked', actor, reason);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Marks tasks past their expiry as expired. Returns how many. */
+  async expireDue(): Promise<number> {
+    const now = this.clock.now();
+    let n = 0;
+    for (const t of await this.store.listExpiredTasks(now, 500)) {
+      const done = await this.store.transitionTask(t.id, LIVE, 'expired', now, 'ttl elapsed');
+      if (!done) continue;
+      await this.revocations.add({ taskId: t.id, revokedAt: now, expiresAt: now + 60_000, reason: 'task expired' });
+      await this.audit.record({ type: 'task.expire', actor: 'system', agentId: t.agentId, taskId: t.id, outcome: 'expired', data: { expiresAt: t.expiresAt } });
+      n++;
+    }
+    return n;
+  }
+}
