@@ -44,6 +44,17 @@ export async function buildApp(m: Mandate): Promise<FastifyInstance> {
     done(null, out);
   });
 
+  // JSON APIs take JSON only; OAuth endpoints take forms only (checked in their routes).
+  app.removeContentTypeParser('text/plain');
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined || req.body === null) return;
+    if (!req.url.startsWith('/api/') && !req.url.startsWith('/access/')) return;
+    const ct = (req.headers['content-type'] ?? '').toLowerCase();
+    if (!ct.startsWith('application/json')) {
+      throw new MandateError('unsupported_media_type', `unsupported content type \`${ct || '(none)'}\`: send application/json`);
+    }
+  });
+
   // AuthZEN asks PDPs to echo the PEP's X-Request-ID.
   app.addHook('onRequest', async (req, reply) => {
     const rid = req.headers['x-request-id'];
