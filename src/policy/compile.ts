@@ -160,6 +160,10 @@ export function compilePolicies(src: PolicySources): CompiledPolicies {
     files.push({ path: file, sha256: sha256Hex(text), text });
     const parseErrors = checkParsePolicySet(text);
     if (parseErrors.length) {
+      if (parseErrors.some((e) => /template/.test(e.message))) {
+        errors.push(`${file}: policy templates (with ?principal or ?resource slots) are not supported; write static policies`);
+        continue;
+      }
       for (const e of parseErrors) {
         const loc = e.sourceLocations?.[0];
         const at = loc ? lineCol(text, loc.start) : { line: 1, col: 1 };
@@ -200,8 +204,8 @@ export function compilePolicies(src: PolicySources): CompiledPolicies {
     });
   }
 
-  // 3. Validation against the schema (strict mode), located per policy.
-  if (errors.length === 0 && policies.length) {
+  // 3. Validation against the schema (strict mode), located per policy (even when other files failed to parse).
+  if (policies.length) {
     const byId = new Map(policies.map((p) => [p.id, p]));
     const v = validatePolicies(schemaText, Object.fromEntries(policies.map((p) => [p.id, p.text])));
     for (const e of v.other) errors.push(`validation: ${describe(e)}`);

@@ -178,3 +178,16 @@ export async function startTask(s: TestServer, agent: TestAgent, tools: unknown[
   if (r.status !== 200) throw new Error(`task start failed: ${JSON.stringify(r.body)}`);
   return { token: r.body.access_token as string, taskId: r.body.task_id as string, body: r.body };
 }
+
+/** A loopback port nothing listens on (so the CLI falls back to the store, or a server can take it). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}

@@ -64,7 +64,7 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     return {
       access_token: started.credential.token,
       token_type: 'Bearer',
-      expires_in: Math.max(0, Math.round((started.credential.expiresAt - m.clock.now()) / 1000)),
+      expires_in: Math.max(0, Math.floor(started.credential.expiresAt / 1000) - Math.floor(m.clock.now() / 1000)),
       scope: 'mandate:task',
       task_id: started.task.id,
       authorization_details: [started.authorizationDetails],
