@@ -1,0 +1,51 @@
+// Configuration errors name the file, the key and what was expected.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from './load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mandate-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function load(yaml: string, env: Record<string, string> = {}) {
+  const f = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(f, yaml);
+  return loadConfig({ configPath: f, env, cwd: dir });
+}
+
+describe('loadConfig', () => {
+  it('applies defaults and resolves paths against the config file', () => {
+    const c = load('trustDomain: corp.example\n');
+    expect(c.trustDomain).toBe('corp.example');
+    expect(c.tasks).toEqual({ defaultTtl: 600, maxTtl: 600, sweepInterval: 1 });
+    expect(c.policyDir).toBe(join(dir, 'policies'));
+    expect(c.server.port).toBe(7070);
+  });
+
+  it.each([
+    ['a wrong type', 'tasks:\n  maxTtl: "ten"\n', /`tasks.maxTtl`: .*number/],
+    ['an unknown key', 'tasks:\n  maxTTL: 5\n', /`tasks`: .*maxTTL/],
+    ['an unknown risk class', 'upstreams:\n  fs:\n    tools:\n      rm: { risk: scary }\n', /`upstreams.fs.tools.rm.risk`/],
+    ['a default TTL above the cap', 'tasks:\n  defaultTtl: 900\n  maxTtl: 600\n', /`tasks.defaultTtl` \(900\) must not exceed `tasks.maxTtl` \(600\)/],
+    ['invalid YAML', 'tasks: [\n', /invalid YAML/],
+    ['a bad trust domain', 'trustDomain: "Not A Domain"\n', /`trustDomain`/],
+  ])('rejects %s with the file and key named', (_n, yaml, message) => {
+    expect(() => load(yaml)).toThrow(message);
+    try {
+      load(yaml);
+    } catch (err) {
+      expect((err as Error).message).toContain(dir);
+    }
+  });
+
+  it('takes the port from MANDATE_PORT and rejects a bad one', () => {
+    expect(load('{}', { MANDATE_PORT: '8081' }).server.port).toBe(8081);
+    expect(() => load('{}', { MANDATE_PORT: 'eighty' })).toThrow(/MANDATE_PORT `eighty`: expected a port number/);
+  });
+
+  it('names a missing config file and what to do', () => {
+    expect(() => loadConfig({ configPath: join(dir, 'nope.yaml'), env: {} })).toThrow(/nope\.yaml.*not found: pass --config/);
+  });
+});
