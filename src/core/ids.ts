@@ -1,6 +1,19 @@
 // Identifiers: time-ordered, random, URL-safe. Prefixes say what an id names.
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
+
+// Ids are made on the hot path: draw randomness from a refilled pool, not a syscall per id.
+const pool = Buffer.allocUnsafe(4096);
+let poolPos = pool.length;
+function random10(): Buffer {
+  if (poolPos + 10 > pool.length) {
+    randomFillSync(pool);
+    poolPos = 0;
+  }
+  const out = pool.subarray(poolPos, poolPos + 10);
+  poolPos += 10;
+  return out;
+}
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
 
@@ -28,7 +41,7 @@ export function newId(prefix: string, nowMs: number = Date.now()): string {
     buf[i] = t % 256;
     t = Math.floor(t / 256);
   }
-  buf.set(randomBytes(10), 6);
+  buf.set(random10(), 6);
   return `${prefix}_${base32(buf)}`;
 }
 

@@ -88,7 +88,8 @@ export class AuthzenPdp {
 
   async evaluate(req: EvaluationRequest, caller: string): Promise<AuthzenDecision> {
     const { decision, agentId, taskId } = MCP_ACTIONS.has(req.action.name) ? await this.mcp(req) : await this.generic(req);
-    void this.d.audit
+    // The answer waits for its audit record: no decision leaves without being recorded.
+    await this.d.audit
       .record({
         type: 'pdp.decision',
         actor: caller,
@@ -105,8 +106,7 @@ export class AuthzenPdp {
           reasons: decision.reasons,
           policyVersion: decision.policyVersion,
         },
-      })
-      .catch(() => undefined);
+      });
     return toAuthzen(decision);
   }
 

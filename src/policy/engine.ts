@@ -8,6 +8,7 @@ import { newId } from '../core/ids.js';
 import { Lru } from '../core/lru.js';
 import { isAuthorizedPreparsed, preparse, type CedarValueJson, type EntityJson, type PolicyJson } from './cedar.js';
 import type { CompiledPolicies, PolicyInfo } from './compile.js';
+import { emptyNeeds, mergeNeeds, pick, policyNeeds, type Needs } from './needs.js';
 
 export interface EntityRef {
   type: string;
@@ -50,6 +51,14 @@ export interface Decision {
 interface Indexed {
   info: PolicyInfo;
   forbidWithApproval: boolean;
+  needs: Needs;
+}
+
+interface Slice {
+  entries: Indexed[];
+  /** Sorted policy ids: identifies the slice. */
+  key: string;
+  needs: Needs;
 }
 
 type Level3 = Map<string, Indexed[]>;
@@ -160,7 +169,7 @@ export class PolicyEngine {
     this.decisions = (opts.decisionCache ?? 10_000) > 0 ? new Lru(opts.decisionCache ?? 10_000) : null;
     this.slices = new Lru(opts.sliceCache ?? 4096);
     for (const info of compiled.policies) {
-      const entry: Indexed = { info, forbidWithApproval: info.effect === 'forbid' && info.annotations.approval !== undefined };
+      const entry: Indexed = { info, forbidWithApproval: info.effect === 'forbid' && info.annotations.approval !== undefined, needs: policyNeeds(info.json) };
       this.byId.set(info.id, entry);
       for (const a of actionKeys(info.json.action)) {
         let l2 = this.index.get(a);
@@ -226,16 +235,29 @@ export class PolicyEngine {
 
   decide(req: DecisionRequest): Decision {
     if (this.disposed) throw new Error('policy engine was replaced; use the current one');
-    const cacheKey = this.decisions ? JSON.stringify([req.principal, req.action, req.resource, req.context, req.entities]) : '';
+    const slice = this.sliceOf(req);
+    // Only what the slice's policies read goes to Cedar and into the cache key.
+    const trimmed = trim(req, slice.needs);
+    const cacheKey = this.decisions ? JSON.stringify([slice.key, trimmed.principal, trimmed.action, trimmed.resource, trimmed.context, trimmed.entities]) : '';
     const cached = this.decisions?.get(cacheKey);
     if (cached) return { ...cached, id: newId('dec') };
-    const decision = this.evaluate(req);
+    const decision = this.evaluate(slice.entries, trimmed);
     this.decisions?.set(cacheKey, decision);
     return { ...decision, id: newId('dec') };
   }
 
-  private evaluate(req: DecisionRequest): Omit<Decision, 'id'> {
-    const slice = this.sliceEntries(req);
+  private sliceOf(req: DecisionRequest): Slice {
+    const entries = this.sliceEntries(req);
+    const key = entries
+      .map((e) => e.info.id)
+      .sort()
+      .join('\n');
+    const needs = emptyNeeds();
+    for (const e of entries) mergeNeeds(needs, e.needs);
+    return { entries, key, needs };
+  }
+
+  private evaluate(slice: Indexed[], req: DecisionRequest): Omit<Decision, 'id'> {
     const first = this.run(slice, req);
     if (first.decision === 'allow' || first.policyIds.length === 0) return first;
     // Denied by forbids: if every one of them is an approval gate, ask whether the request
@@ -262,7 +284,7 @@ export class PolicyEngine {
     if (slice.length === 0) {
       return { ...base, decision: 'deny', policyIds: [], reasons: [defaultDenyReason(req)], errors: [] };
     }
-    const setId = this.preparsedSet(slice);
+    const setId = this.preparsedSet(slice, slice.length === 0 ? '' : slice.map((e) => e.info.id).sort().join('\n'));
     const answer = isAuthorizedPreparsed(setId, {
       principal: req.principal,
       action: { type: 'Action', id: req.action },
@@ -317,9 +339,7 @@ export class PolicyEngine {
     return this.byId.get(id)?.info;
   }
 
-  private preparsedSet(slice: Indexed[]): string {
-    const ids = slice.map((e) => e.info.id).sort();
-    const key = ids.join('\n');
+  private preparsedSet(slice: Indexed[], key: string): string {
     const hit = this.slices.get(key);
     if (hit) return `s${hit.slot}`;
     if (this.slots.size >= 4096) {
@@ -344,6 +364,16 @@ export class PolicyEngine {
     this.slices.clear();
     this.decisions?.clear();
   }
+}
+
+/** The request with only the attributes and context keys the slice reads. */
+function trim(req: DecisionRequest, needs: Needs): DecisionRequest {
+  const entities = req.entities.map((e) => {
+    const ref = refOf(e.uid);
+    const need = ref.type === req.principal.type && ref.id === req.principal.id ? needs.principal : ref.type === req.resource.type && ref.id === req.resource.id ? needs.resource : 'all';
+    return need === 'all' ? e : { uid: e.uid, attrs: pick(e.attrs, need), parents: e.parents };
+  });
+  return { ...req, context: pick(req.context, needs.context), entities };
 }
 
 function splitList(s: string): string[] {

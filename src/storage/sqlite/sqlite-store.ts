@@ -157,7 +157,7 @@ export class SqliteStore implements Store {
       pruneReplay: p('DELETE FROM replay WHERE expires_at <= ?'),
       auditHead: p('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
       insertAudit: p(`INSERT INTO audit_events (seq, id, ts, type, actor, agent_id, task_id, decision, outcome, data, prev_hash, hash)
-        VALUES (@seq, @id, @ts, @type, @actor, @agentId, @taskId, @decision, @outcome, @data, @prevHash, @hash)`),
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       insertPolicyVersion: p('INSERT INTO policy_versions (version, hash, created_at, source, files) VALUES (?, ?, ?, ?, ?)'),
       latestPolicyVersion: p('SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1'),
       getPolicyVersion: p('SELECT * FROM policy_versions WHERE version = ?'),
@@ -349,7 +349,7 @@ export class SqliteStore implements Store {
           seq += 1;
           const partial = { ...e, seq, prevHash };
           const hash = hasher(prevHash, partial);
-          this.stmts.insertAudit!.run({ ...partial, data: JSON.stringify(e.data), hash });
+          this.stmts.insertAudit!.run(seq, e.id, e.ts, e.type, e.actor, e.agentId, e.taskId, e.decision, e.outcome, JSON.stringify(e.data), prevHash, hash);
           out.push({ ...partial, hash });
           prevHash = hash;
         }
