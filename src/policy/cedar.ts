@@ -1,7 +1,13 @@
 // The only file that imports cedar-wasm. Everything Cedar-shaped in Mandate goes through here,
 // so an upgrade (or a move to a native binding) touches one file.
 
+import { setFlagsFromString } from 'node:v8';
 import * as wasm from '@cedar-policy/cedar-wasm/nodejs';
+
+// Node 20's V8 crashes (a fatal error, not an exception) when it lazily deoptimises optimised
+// code into which a JS→Wasm call was inlined — reproducible here with a few thousand Cedar calls.
+// Not inlining those calls costs nothing measurable; it must be set before any call is optimised.
+setFlagsFromString('--no-turbo-inline-js-wasm-calls');
 
 export type {
   AuthorizationAnswer,

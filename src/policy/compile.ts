@@ -65,6 +65,25 @@ export function toolActionsSchema(tools: ToolSpec[]): { text: string; argTypes: 
   return { text: lines.join('\n'), argTypes };
 }
 
+/** Line starts (as string indices) of a text, for locating many offsets in one pass each. */
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+function lineOfIndex(starts: number[], index: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= index) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo + 1;
+}
+
+/** Line and column of a UTF-8 byte offset (what Cedar reports) in a small text. */
 function lineCol(text: string, offset: number): { line: number; col: number } {
   const before = Buffer.from(text, 'utf8').subarray(0, offset).toString('utf8');
   const lines = before.split('\n');
@@ -158,13 +177,15 @@ export function compilePolicies(src: PolicySources): CompiledPolicies {
 
   for (const [file, text] of sources) {
     files.push({ path: file, sha256: sha256Hex(text), text });
-    const parseErrors = checkParsePolicySet(text);
-    if (parseErrors.length) {
+    // Split first (fast); only a file that does not parse is parsed again for precise locations.
+    const parts = splitPolicySet(text);
+    if (!parts.ok) {
+      const parseErrors = checkParsePolicySet(text);
       if (parseErrors.some((e) => /template/.test(e.message))) {
         errors.push(`${file}: policy templates (with ?principal or ?resource slots) are not supported; write static policies`);
         continue;
       }
-      for (const e of parseErrors) {
+      for (const e of parseErrors.length ? parseErrors : parts.errors) {
         const loc = e.sourceLocations?.[0];
         const at = loc ? lineCol(text, loc.start) : { line: 1, col: 1 };
         const label = loc?.label ? `: ${loc.label}` : '';
@@ -172,36 +193,34 @@ export function compilePolicies(src: PolicySources): CompiledPolicies {
       }
       continue;
     }
-    const parts = splitPolicySet(text);
-    if (!parts.ok) {
-      errors.push(...parts.errors.map((e) => `${file}: ${describe(e)}`));
-      continue;
-    }
     if (parts.templates.length) {
       errors.push(`${file}: policy templates (with ?principal or ?resource slots) are not supported; write static policies`);
       continue;
     }
+    const starts = lineStarts(text);
     let cursor = 0;
-    parts.policies.forEach((ptext, index) => {
+    // A plain loop, not forEach: V8 in Node 20 can crash lazily deoptimising a forEach callback
+    // that calls into Wasm (seen here with 10,000 policies).
+    for (const [index, ptext] of parts.policies.entries()) {
       const found = text.indexOf(ptext, cursor);
       const offset = found >= 0 ? found : cursor;
       if (found >= 0) cursor = found + ptext.length;
-      const line = lineCol(text, Buffer.byteLength(text.slice(0, offset))).line;
+      const line = lineOfIndex(starts, offset);
       const parsed = policyToJson(ptext);
       if (!parsed.ok) {
         errors.push(`${file}:${line}: ${parsed.errors.map(describe).join('; ')}`);
-        return;
+        continue;
       }
       const annotations = (parsed.json.annotations ?? {}) as Record<string, string>;
       const id = annotations.id ?? `${basename(file, '.cedar')}#${index}`;
       const clash = ids.get(id);
       if (clash) {
         errors.push(`${file}:${line}: duplicate policy id ${q(id)} (also at ${clash})`);
-        return;
+        continue;
       }
       ids.set(id, `${file}:${line}`);
       policies.push({ id, file, line, effect: parsed.json.effect, text: ptext, json: parsed.json, annotations });
-    });
+    }
   }
 
   // 3. Validation against the schema (strict mode), located per policy (even when other files failed to parse).

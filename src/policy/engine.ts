@@ -284,7 +284,8 @@ export class PolicyEngine {
     if (slice.length === 0) {
       return { ...base, decision: 'deny', policyIds: [], reasons: [defaultDenyReason(req)], errors: [] };
     }
-    const setId = this.preparsedSet(slice, slice.length === 0 ? '' : slice.map((e) => e.info.id).sort().join('\n'));
+    const ids = slice.map((e) => e.info.id).sort();
+    const setId = this.preparsedSet(slice, ids.join('\n'));
     const answer = isAuthorizedPreparsed(setId, {
       principal: req.principal,
       action: { type: 'Action', id: req.action },
