@@ -1,0 +1,83 @@
+// Credentials: task-credential issuance (ES256 signing), cold verification (a token never seen
+// before), the per-call hot-path check (verified-token cache + revocation lookup), and whole
+// task starts over HTTP (client assertion + startTask policy + store + signing), in one run.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint, jwtVerify } from 'jose';
+import { loadConfig } from '../dist/config/load.js';
+import { createMandate } from '../dist/mandate.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+async function rate(n, fn) {
+  for (let i = 0; i < Math.min(200, n); i++) await fn(i);
+  const t = performance.now();
+  for (let i = 0; i < n; i++) await fn(i);
+  return n / ((performance.now() - t) / 1000);
+}
+
+export async function credentials(log = console.log) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mandate-bench-cred-'));
+  const config = loadConfig({ configPath: join(ROOT, 'mandate.yaml'), dataDir, port: 0, env: {} });
+  config.logging.level = 'silent';
+  const m = await createMandate({ config });
+  const { url } = await m.listen();
+  try {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    const kid = await calculateJwkThumbprint(jwk);
+    const agent = await m.agents.create({ name: 'bench', owner: 'o@corp.example', purpose: 'bench', environment: 'dev', jwks: { keys: [{ ...jwk, kid }] } }, 'bench');
+    const started = await m.tasks.start(agent, JSON.stringify([{ type: 'mandate_task', intent: 'bench', tools: ['fs.read_text_file'], resources: ['file:///srv/*'] }]), m.endpoints.mcp);
+    const task = started.task;
+
+    const issue = await rate(3000, () => m.credentials.issue(task, agent, m.endpoints.mcp));
+    const tokens = [];
+    for (let i = 0; i < 3200; i++) tokens.push((await m.credentials.issue(task, agent, m.endpoints.mcp)).token);
+    const cold = await rate(3000, (i) => m.credentials.verify(tokens[i + 200], m.endpoints.mcp));
+    // Baseline, same run: jose's bare ES256 JWT verification of the same tokens.
+    const key = m.keys.current.publicKey;
+    const raw = await rate(3000, (i) => jwtVerify(tokens[i + 200], key, { algorithms: ['ES256'] }));
+    const hot = await rate(100_000, () => m.credentials.verify(started.credential.token, m.endpoints.mcp));
+
+    // Whole task starts over HTTP, 8 in flight; assertions are signed beforehand (they are the agent's cost).
+    const N = 1500;
+    const assertions = [];
+    const now = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < N; i++) {
+      assertions.push(await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid }).setIssuer(agent.id).setSubject(agent.id).setAudience(`${url}/oauth/token`).setIssuedAt(now).setExpirationTime(now + 120).setJti(`bench-${i}-${Math.random()}`).sign(privateKey));
+    }
+    const details = JSON.stringify([{ type: 'mandate_task', intent: 'bench', tools: ['fs.read_text_file'], resources: ['file:///srv/*'] }]);
+    let next = 0;
+    let failures = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < N) {
+          const a = assertions[next++];
+          const r = await fetch(`${url}/oauth/token`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: a, authorization_details: details }),
+          });
+          await r.arrayBuffer();
+          if (r.status !== 200) failures++;
+        }
+      }),
+    );
+    const http = N / ((performance.now() - t0) / 1000);
+    if (failures) throw new Error(`${failures} task starts failed`);
+
+    log('Credentials (one process, one core)');
+    log(`  issuance (sign a task credential)        ${Math.round(issue).toString().padStart(7)} /s   (target >= 2,000)`);
+    log(`  cold verification (new token each time) ${Math.round(cold).toString().padStart(7)} /s   (target >= 5,000; bare jose ES256 verify in this run: ${Math.round(raw)} /s, ratio ${(cold / raw).toFixed(2)})`);
+    log(`  per-call check (cache + revocation)      ${Math.round(hot).toString().padStart(7)} /s   (target >= 20,000; DPoP proof not yet part of it)`);
+    log(`  task start over HTTP (assertion + policy + store + sign, 8 in flight, server and client in one process) ${Math.round(http)} /s`);
+    return { issue, cold, raw, hot, http };
+  } finally {
+    await m.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await credentials();

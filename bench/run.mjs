@@ -1,0 +1,22 @@
+// `npm run bench`: every benchmark in one run, each printed with its baseline or ratio.
+// BENCH_SECONDS (default 5) sets the length of each HTTP load run.
+import { cpus } from 'node:os';
+import { decisions } from './decisions.mjs';
+import { pdpHttp } from './pdp-http.mjs';
+import { credentials } from './credentials.mjs';
+
+const only = process.argv.slice(2);
+const want = (name) => only.length === 0 || only.includes(name);
+console.log(`Mandate benchmarks — node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${new Date().toISOString()}\n`);
+if (want('decisions')) {
+  await decisions();
+  console.log();
+}
+if (want('pdp')) {
+  await pdpHttp();
+  console.log();
+}
+if (want('credentials')) {
+  await credentials();
+  console.log();
+}
