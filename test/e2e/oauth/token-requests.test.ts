@@ -90,7 +90,7 @@ describe('malformed task requests', () => {
   it('rejects a repeated parameter', async () => {
     const res = await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&grant_type=password' });
     expect(res.status).toBe(400);
-    expect((await res.json()).error_description).toMatch(/`grant_type` is repeated/);
+    expect(((await res.json()) as { error_description: string }).error_description).toMatch(/`grant_type` is repeated/);
   });
 
   it('rejects JSON bodies at the token endpoint', async () => {
