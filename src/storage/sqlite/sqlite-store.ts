@@ -2,7 +2,7 @@
 // through the same async interface as PostgreSQL so services never care which one they have.
 
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { q } from '../../core/errors.js';
@@ -127,12 +127,14 @@ export class SqliteStore implements Store {
   private readonly stmts: Record<string, Database.Statement>;
 
   constructor(opts: SqliteStoreOptions) {
-    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
     try {
       this.db = new Database(opts.path, { fileMustExist: false, timeout: 5000 });
     } catch (err) {
       throw new StorageUnavailableError(`cannot open database ${q(opts.path)}: ${(err as Error).message}`, err);
     }
+    // The store holds the audit log and token hashes: owner-only, like the key files beside it.
+    if (opts.path !== ':memory:') chmodSync(opts.path, 0o600);
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a committed transaction survives a process crash (not an OS crash).
     this.db.pragma('synchronous = NORMAL');
