@@ -1,7 +1,7 @@
 // AuthZEN evaluation throughput over HTTP, all in one run: Mandate next to the Cerbos PDP
 // (the peer PDP, same scenario, same request bodies) and a trivial Node server returning a
 // fixed body (the ceiling). Each server gets one CPU; the load generator the other.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, load, pinned, start, stop, waitHttp, hasTaskset, cpus } from './lib/proc.mjs';
@@ -14,7 +14,8 @@ const LOAD_CPU = cpus > 1 ? 1 : 0;
 
 export async function pdpHttp(log = console.log) {
   const tmp = mkdtempSync(join(tmpdir(), 'mandate-bench-'));
-  const vectors = JSON.parse(readFileSync(join(ROOT, '..', 'shared/conformance/authzen/todo-decisions-1_0-02.json'), 'utf8'));
+  const shared = join(ROOT, '..', 'shared/conformance/authzen/todo-decisions-1_0-02.json');
+  const vectors = JSON.parse(readFileSync(existsSync(shared) ? shared : join(ROOT, 'test/fixtures/authzen/vectors/todo-decisions-1_0-02.json'), 'utf8'));
   const cases = vectors.evaluation.map((c) => ({ body: c.request, expected: c.expected }));
   const casesFile = join(tmp, 'cases.json');
   writeFileSync(casesFile, JSON.stringify(cases));

@@ -1,7 +1,7 @@
 // Starts the real Mandate server on an ephemeral port over a fresh data directory, with real
 // agents (key pairs, client assertions) for end-to-end tests.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -190,4 +190,14 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolvePort(port));
     });
   });
+}
+
+/**
+ * The AuthZEN interop vectors: `../shared/conformance/authzen` beside the project when it is
+ * there (the source of truth), else the unchanged copy in test/fixtures/authzen/vectors.
+ */
+export const SHARED_VECTORS = join(REPO, '..', 'shared', 'conformance', 'authzen');
+export const VENDORED_VECTORS = join(REPO, 'test', 'fixtures', 'authzen', 'vectors');
+export function vectorsDir(): string {
+  return existsSync(join(SHARED_VECTORS, 'todo-decisions-1_0-02.json')) ? SHARED_VECTORS : VENDORED_VECTORS;
 }

@@ -5,9 +5,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, startTestServer, type TestServer } from '../../helpers/server.js';
+import { REPO, SHARED_VECTORS, VENDORED_VECTORS, startTestServer, vectorsDir, type TestServer } from '../../helpers/server.js';
+import { existsSync, readdirSync } from 'node:fs';
 
-const VECTORS = join(REPO, '..', 'shared', 'conformance', 'authzen');
+const VECTORS = vectorsDir();
 const load = (f: string) => JSON.parse(readFileSync(join(VECTORS, f), 'utf8'));
 const todo = load('todo-decisions-1_0-02.json') as { evaluation: Array<{ request: unknown; expected: boolean }>; evaluations: Array<{ request: unknown; expected: Array<{ decision: boolean }> }> };
 const gateway = load('gateway-decisions.json') as { evaluation: Array<{ request: unknown; expected: boolean }> };
@@ -25,6 +26,14 @@ function label(r: unknown): string {
   const x = r as { subject: { id: string }; action: { name: string }; resource?: { type: string; id: string } };
   return `${x.subject.id.slice(6, 8)} ${x.action.name} ${x.resource ? `${x.resource.type}:${x.resource.id}` : '(batch)'}`;
 }
+
+describe('the vendored copy of the vectors', () => {
+  it.skipIf(!existsSync(SHARED_VECTORS))('is identical to ../shared/conformance/authzen (skipped only where that folder is absent)', () => {
+    for (const f of readdirSync(SHARED_VECTORS)) {
+      expect(readFileSync(join(VENDORED_VECTORS, f), 'utf8'), f).toBe(readFileSync(join(SHARED_VECTORS, f), 'utf8'));
+    }
+  });
+});
 
 describe('AuthZEN interop: Todo, single evaluations', () => {
   it('has the 40 vectors', () => expect(todo.evaluation).toHaveLength(40));
