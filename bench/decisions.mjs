@@ -21,6 +21,9 @@ const tools = ['read_text_file', 'list_directory', 'write_file', 'search_files']
   tags: [],
   inputSchema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] },
   resources: { path: 'path' },
+  remoteName: t,
+  discovered: true,
+  blocked: null,
 }));
 
 /** A realistic set: a few global rules, then per-agent rules (what large deployments accumulate). */

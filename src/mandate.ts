@@ -9,6 +9,9 @@ import { systemClock, type Clock } from './core/clock.js';
 import { EventBus } from './events/bus.js';
 import { CallAuthorizer } from './gateway/authorize.js';
 import { ToolCatalog } from './gateway/catalog.js';
+import { McpGateway } from './gateway/mcp-gateway.js';
+import { ToolPins } from './gateway/pins.js';
+import { UpstreamManager } from './gateway/upstreams.js';
 import { buildApp } from './http/app.js';
 import { ensureAdminToken } from './identity/admin-token.js';
 import { AgentService } from './identity/agent-service.js';
@@ -42,6 +45,8 @@ export interface MandateOptions {
   config: MandateConfig;
   clock?: Clock;
   logger?: Logger;
+  /** Connect to upstream MCP servers (false for offline CLI work on the store). Default true. */
+  connectUpstreams?: boolean;
 }
 
 export interface Mandate {
@@ -58,6 +63,9 @@ export interface Mandate {
   agents: AgentService;
   assertions: ClientAssertionVerifier;
   tools: ToolCatalog;
+  pins: ToolPins;
+  upstreams: UpstreamManager;
+  gateway: McpGateway;
   policy: PolicyService;
   entities: EntityStore;
   revocations: RevocationList;
@@ -77,18 +85,35 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  let started: UpstreamManager | null = null;
   try {
     const events = new EventBus();
     const audit = new AuditLog(store, clock);
     const keys = await SigningKeys.loadOrCreate(config.dataDir, clock.now());
     const admin = ensureAdminToken(config.dataDir);
     const tools = ToolCatalog.fromConfig(config.upstreams);
+    const pins = new ToolPins(store, audit, clock);
+    // Upstream tool lists change the catalogue and so the generated Cedar schema: recompile, and
+    // keep the previous set if the new one does not validate (a policy naming a vanished tool, say).
+    let policyRef: PolicyService | null = null;
+    const upstreams = new UpstreamManager(config.upstreams, config.baseDir, tools, pins, async () => {
+      if (!policyRef) return;
+      try {
+        const r = await policyRef.reload(tools.listTools());
+        if (r.changed) events.emit('policy.reloaded', { version: r.version });
+      } catch (err) {
+        opts.logger?.error({ error: (err as Error).message }, 'tool catalogue changed but the policy set no longer validates; the previous set stays in force');
+      }
+    }, opts.logger);
+    started = upstreams;
+    if (opts.connectUpstreams !== false) await upstreams.start();
     const policy = await PolicyService.create(
       { policyDir: config.policyDir, schemaPath: config.schemaPath, decisionCache: config.policies.decisionCache },
       tools.listTools(),
       store,
       clock,
     );
+    policyRef = policy;
     const entities = EntityStore.fromFiles(config.entityFiles);
     const revocations = new RevocationList(store);
     await revocations.load(clock.now());
@@ -107,6 +132,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     });
     const apiTokens = new ApiTokenService(store, admin.hash, audit, clock);
     const authorizer = new CallAuthorizer(policy, clock);
+    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, logger: opts.logger });
     const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types });
 
     let sweeper: NodeJS.Timeout | undefined;
@@ -124,6 +150,9 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       agents,
       assertions,
       tools,
+      pins,
+      upstreams,
+      gateway,
       policy,
       entities,
       revocations,
@@ -151,7 +180,9 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       },
       async close() {
         if (sweeper) clearInterval(sweeper);
+        await gateway.close();
         await m.app.close();
+        await upstreams.close();
         await audit.drain();
         await store.close();
       },
@@ -160,6 +191,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     m.app = await buildApp(m);
     return m;
   } catch (err) {
+    await started?.close();
     await store.close();
     throw err;
   }

@@ -92,7 +92,7 @@ export class MandateClient {
   private async goLocal(): Promise<void> {
     const { createMandate } = await import('../mandate.js');
     process.stderr.write(`note: no server at ${this.opts.url}; working on the store in ${this.opts.config.dataDir} directly\n`);
-    this.local = await createMandate({ config: this.opts.config });
+    this.local = await createMandate({ config: this.opts.config, connectUpstreams: false });
     this.mode = 'local';
   }
 

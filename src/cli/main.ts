@@ -9,6 +9,7 @@ import { registerServeCommand } from './commands/serve.js';
 import { registerTaskCommands } from './commands/task.js';
 import { registerTokenCommands } from './commands/token.js';
 import { registerToolCommands } from './commands/tools.js';
+import { registerUpstreamCommands } from './commands/upstream.js';
 
 const program = new Command('mandate')
   .description('Mandate: least privilege for AI agents at runtime')
@@ -26,5 +27,6 @@ registerAuditCommands(program);
 registerPolicyCommands(program);
 registerTokenCommands(program);
 registerToolCommands(program);
+registerUpstreamCommands(program);
 
 await program.parseAsync(process.argv);

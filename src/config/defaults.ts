@@ -47,8 +47,22 @@ export const defaults = {
      *  type matching case-insensitively) is not right. */
     types: {} as Record<string, string>,
   },
-  /** Upstreams and the tools they offer, with risk class and data classification per tool. */
+  /** Upstreams (MCP servers over stdio or streamable HTTP) and per-tool risk class, data
+   *  classification and resource arguments. Keys: description, command, args, env, cwd, url,
+   *  headers, sharing (session|shared), timeout, maxResultBytes, trustAnnotations, tools. */
   upstreams: {} as Record<string, unknown>,
+  gateway: {
+    /** Per-call timeout in seconds: a hung upstream returns an error, never blocks. */
+    callTimeout: 60,
+    /** Largest tool result passed back to an agent, in bytes. */
+    maxResultBytes: 4 * 1024 * 1024,
+    /** Browser origins allowed to call /mcp (DNS-rebinding protection refuses the rest). */
+    allowedOrigins: [] as string[],
+    /** Extra Host values accepted at /mcp besides the public URL's host and loopback. */
+    allowedHosts: [] as string[],
+    /** Seconds after which an idle agent session is closed (its upstream connections too). */
+    sessionIdleTimeout: 900,
+  },
   logging: {
     /** pino level: fatal, error, warn, info, debug, trace, silent. */
     level: 'info',

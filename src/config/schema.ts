@@ -30,9 +30,33 @@ export const toolConfigSchema = z
 export const upstreamConfigSchema = z
   .object({
     description: z.string().optional(),
+    /** stdio upstream: the command Mandate starts (and restarts if it crashes). */
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default([]),
+    /** Environment for the command; `${NAME}` takes NAME from Mandate's environment (secrets stay out of the file). */
+    env: z.record(z.string(), z.string()).default({}),
+    /** Working directory of the command (default: the config file's directory). */
+    cwd: z.string().optional(),
+    /** Streamable-HTTP upstream. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    /** Headers sent upstream (e.g. its credentials); `${NAME}` expands from the environment. Never shown to agents. */
+    headers: z.record(z.string(), z.string()).default({}),
+    /** `session`: each agent session gets its own upstream connection (isolation, server-to-client
+     *  requests relayed); `shared`: one connection for all (no sampling/elicitation/roots relay). */
+    sharing: z.enum(['session', 'shared']).default('session'),
+    /** Per-call timeout in seconds (default: gateway.callTimeout). */
+    timeout: z.number().positive().max(3600).optional(),
+    /** Largest accepted result in bytes (default: gateway.maxResultBytes). */
+    maxResultBytes: z.number().int().positive().optional(),
+    /** Let tool annotations (readOnlyHint …) classify tools the config leaves unclassified. */
+    trustAnnotations: z.boolean().default(true),
+    /** Resource arguments for every tool of this upstream that has them (`{ path: path, url: url }`);
+     *  a tool's own `resources` adds to and overrides these. */
+    resources: z.record(z.string(), z.enum(RESOURCE_KINDS)).default({}),
     tools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'tool names use letters, digits, `_`, `.` and `-`'), toolConfigSchema).default({}),
   })
-  .strict();
+  .strict()
+  .refine((u) => !(u.command && u.url), { message: 'an upstream has either `command` (stdio) or `url` (streamable HTTP), not both' });
 
 export const configSchema = z
   .object({
@@ -83,6 +107,21 @@ export const configSchema = z
       .strict()
       .prefault({}),
     upstreams: z.record(name, upstreamConfigSchema).default({}),
+    gateway: z
+      .object({
+        /** Per-call timeout in seconds. */
+        callTimeout: z.number().positive().max(3600).default(60),
+        /** Largest tool result passed back to an agent, in bytes. */
+        maxResultBytes: z.number().int().positive().default(4 * 1024 * 1024),
+        /** Origins (scheme://host:port) browsers may call /mcp from; others are refused (DNS rebinding). */
+        allowedOrigins: z.array(z.string()).default([]),
+        /** Extra Host header values accepted at /mcp besides the public URL's host and loopback. */
+        allowedHosts: z.array(z.string()).default([]),
+        /** Close an agent session idle this long (seconds). */
+        sessionIdleTimeout: z.number().positive().default(900),
+      })
+      .strict()
+      .prefault({}),
     logging: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

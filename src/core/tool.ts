@@ -16,6 +16,15 @@ export interface ToolSpec {
   inputSchema: Record<string, unknown> | undefined;
   /** Arguments that name resources, and how to turn their values into resource URIs. */
   resources: Record<string, ResourceKind>;
+  /** The tool's own name at its upstream (what is forwarded). */
+  remoteName: string;
+  title?: string | undefined;
+  /** MCP annotations as the upstream declared them (informational; never loosen config). */
+  annotations?: Record<string, unknown> | undefined;
+  /** False for a tool known only from config (no upstream connection has offered it yet). */
+  discovered: boolean;
+  /** Why the tool is hidden and denied (its definition changed upstream and awaits acceptance), or null. */
+  blocked: string | null;
 }
 
 export interface ToolLookup {

@@ -12,8 +12,11 @@ import { agentEntity, taskInfo, toolEntity } from '../policy/mandate-entities.js
 import { timeContext, type PolicyService } from '../policy/policy-service.js';
 import type { Agent, Task } from '../storage/types.js';
 import { checkCallScope } from '../tasks/scope.js';
+import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
+import { q } from '../core/errors.js';
 
 export const SCOPE_POLICY_ID = 'mandate:task-scope';
+export const PINNING_POLICY_ID = 'mandate:tool-pinning';
 
 export interface CallRequest {
   agent: Agent;
@@ -37,6 +40,8 @@ export class CallAuthorizer {
 
   authorize(req: CallRequest): CallDecision {
     const { agent, task, tool, args } = req;
+    // 0. A tool whose definition changed upstream is denied until an admin accepts the change.
+    if (tool.blocked) return { ...this.denied([], []), policyIds: [PINNING_POLICY_ID], reasons: [tool.blocked] };
     // 1. The declared scope: tool granted, constraints met, resources inside the task.
     const scope = checkCallScope(task.scope, tool, args, req.calls);
     if (!scope.ok) return this.denied(scope.reasons, scope.resources);
@@ -68,6 +73,53 @@ export class CallAuthorizer {
       entities: [agentEntity(agent), toolEntity(tool)],
     });
     return { ...decision, resources: scope.resources };
+  }
+
+  /** MCP `resources/read`: the URI must lie inside the task's resources, then Cedar `readResource`. */
+  authorizeResource(agent: Agent, task: Task, uri: string): CallDecision {
+    let norm: string;
+    try {
+      norm = normaliseResource(uri);
+    } catch (err) {
+      return this.denied([`resource ${q(uri)}: ${(err as Error).message}`], []);
+    }
+    if (!task.scope.resources.some((p) => globMatch(p, norm))) return this.denied([`resource ${q(norm)} is outside the task's declared resources`], [norm]);
+    const d = this.policy.decide({
+      principal: { type: 'Agent', id: agent.id },
+      action: 'readResource',
+      resource: { type: 'Resource', id: norm },
+      context: { task: taskInfo(task), time: timeContext(this.clock.now()) },
+      entities: [agentEntity(agent), { uid: { type: 'Resource', id: norm }, attrs: {}, parents: [] }],
+    });
+    return { ...d, resources: [norm] };
+  }
+
+  /** MCP `prompts/get`: Cedar `getPrompt` on the prompt (in its upstream). */
+  authorizePrompt(agent: Agent, task: Task, upstream: string, prompt: string): CallDecision {
+    const id = `${upstream}.${prompt}`;
+    const d = this.policy.decide({
+      principal: { type: 'Agent', id: agent.id },
+      action: 'getPrompt',
+      resource: { type: 'Prompt', id },
+      context: { task: taskInfo(task), time: timeContext(this.clock.now()) },
+      entities: [agentEntity(agent), { uid: { type: 'Prompt', id }, attrs: {}, parents: [{ type: 'Upstream', id: upstream }] }],
+    });
+    return { ...d, resources: [] };
+  }
+
+  /** Listing: inside the task's scope, not blocked, and not denied by policy whatever the arguments. */
+  couldCall(agent: Agent, task: Task, tool: ToolSpec): boolean {
+    if (tool.blocked || !task.scope.tools.some((t) => t.name === tool.name)) return false;
+    return this.policy.current.couldAllow(
+      {
+        principal: { type: 'Agent', id: agent.id },
+        action: tool.name,
+        resource: { type: 'Tool', id: tool.name },
+        context: { task: taskInfo(task), time: timeContext(this.clock.now()), resources: [], calls: 0 },
+        entities: [agentEntity(agent), toolEntity(tool)],
+      },
+      ['args', 'resources', 'calls'],
+    );
   }
 
   private denied(reasons: string[], resources: string[]): CallDecision {

@@ -1,29 +1,88 @@
 // The tool catalogue: every tool Mandate fronts, namespaced `<upstream>.<tool>`, with its risk
-// class and data classification. Config is authoritative; an unclassified tool is `write`.
+// class and data classification. Config is authoritative; tool annotations may fill a gap the
+// config leaves (when the upstream is trusted to), and an unclassified tool is `write`.
 
 import type { UpstreamConfig } from '../config/schema.js';
-import type { ToolLookup, ToolSpec } from '../core/tool.js';
+import type { RiskClass, ToolLookup, ToolSpec } from '../core/tool.js';
+
+/** A tool as an upstream describes it in `tools/list`. */
+export interface DiscoveredTool {
+  name: string;
+  title?: string | undefined;
+  description?: string | undefined;
+  inputSchema?: Record<string, unknown> | undefined;
+  outputSchema?: Record<string, unknown> | undefined;
+  annotations?: Record<string, unknown> | undefined;
+}
+
+/** Risk from MCP annotations, with the spec's defaults (readOnly false, destructive true, openWorld true). */
+export function riskFromAnnotations(a: Record<string, unknown>): RiskClass {
+  const readOnly = a.readOnlyHint === true;
+  const destructive = a.destructiveHint !== false;
+  const openWorld = a.openWorldHint !== false;
+  if (readOnly) return a.openWorldHint === true ? 'egress' : 'read';
+  if (destructive) return 'destructive';
+  return openWorld ? 'egress' : 'write';
+}
+
+/** The upstream-wide resource arguments that this tool actually has (array arguments included). */
+function upstreamResources(u: UpstreamConfig, schema: Record<string, unknown> | undefined): Record<string, ToolSpec['resources'][string]> {
+  const props = (schema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+  return Object.fromEntries(Object.entries(u.resources).filter(([arg]) => arg in props));
+}
 
 export class ToolCatalog implements ToolLookup {
   private tools = new Map<string, ToolSpec>();
+  private readonly discovered = new Map<string, DiscoveredTool[]>();
+  private readonly blocked = new Map<string, Map<string, string>>();
+
+  constructor(private readonly upstreams: Record<string, UpstreamConfig>) {
+    this.rebuild();
+  }
 
   static fromConfig(upstreams: Record<string, UpstreamConfig>): ToolCatalog {
-    const c = new ToolCatalog();
-    for (const [upstream, u] of Object.entries(upstreams)) {
-      for (const [name, t] of Object.entries(u.tools)) {
-        c.tools.set(`${upstream}.${name}`, {
+    return new ToolCatalog(upstreams);
+  }
+
+  /**
+   * Replaces what an upstream offers: its accepted (pinned) definitions, and the names of tools
+   * whose definition changed and awaits acceptance (hidden and denied). Returns whether anything changed.
+   */
+  setDiscovered(upstream: string, tools: DiscoveredTool[], blocked: Map<string, string> = new Map()): boolean {
+    const before = JSON.stringify(this.toolsOf(upstream));
+    this.discovered.set(upstream, tools);
+    this.blocked.set(upstream, blocked);
+    this.rebuild();
+    return JSON.stringify(this.toolsOf(upstream)) !== before;
+  }
+
+  private rebuild(): void {
+    const next = new Map<string, ToolSpec>();
+    for (const [upstream, u] of Object.entries(this.upstreams)) {
+      const found = new Map((this.discovered.get(upstream) ?? []).map((t) => [t.name, t]));
+      const names = new Set([...Object.keys(u.tools), ...found.keys(), ...(this.blocked.get(upstream)?.keys() ?? [])]);
+      for (const name of names) {
+        const cfg = u.tools[name];
+        const d = found.get(name);
+        const risk: RiskClass = cfg?.risk ?? (u.trustAnnotations && d?.annotations ? riskFromAnnotations(d.annotations) : 'write');
+        next.set(`${upstream}.${name}`, {
           name: `${upstream}.${name}`,
           upstream,
-          description: t.description ?? '',
-          risk: t.risk ?? 'write',
-          classification: t.classification ?? 'internal',
-          tags: t.tags,
-          inputSchema: t.inputSchema,
-          resources: t.resources,
+          remoteName: name,
+          title: d?.title,
+          description: cfg?.description ?? d?.description ?? '',
+          risk,
+          classification: cfg?.classification ?? 'internal',
+          tags: cfg?.tags ?? [],
+          inputSchema: d?.inputSchema ?? cfg?.inputSchema,
+          resources: { ...upstreamResources(u, d?.inputSchema ?? cfg?.inputSchema), ...(cfg?.resources ?? {}) },
+          annotations: d?.annotations,
+          discovered: d !== undefined,
+          blocked: this.blocked.get(upstream)?.get(name) ?? null,
         });
       }
     }
-    return c;
+    this.tools = next;
   }
 
   getTool(name: string): ToolSpec | undefined {
@@ -32,5 +91,9 @@ export class ToolCatalog implements ToolLookup {
 
   listTools(): ToolSpec[] {
     return [...this.tools.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  toolsOf(upstream: string): ToolSpec[] {
+    return this.listTools().filter((t) => t.upstream === upstream);
   }
 }

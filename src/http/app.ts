@@ -9,6 +9,7 @@ import { registerAgentRoutes } from './routes/agents.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerAuthzenRoutes } from './routes/authzen.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerMcpRoutes } from './routes/mcp.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
 import { registerPolicyRoutes } from './routes/policies.js';
 import { registerTaskRoutes } from './routes/tasks.js';
@@ -79,6 +80,7 @@ export async function buildApp(m: Mandate): Promise<FastifyInstance> {
   registerAuditRoutes(app, m);
   registerPolicyRoutes(app, m);
   registerTokenRoutes(app, m);
+  registerMcpRoutes(app, m);
   await app.ready();
   return app;
 }

@@ -29,6 +29,16 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; message?: string }> = {
 };
 
 export function handleError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
+  // The MCP endpoint answers in JSON-RPC, even for a body that never parsed.
+  if (req.url.split('?')[0] === '/mcp') {
+    const fe = err as FastifyError;
+    const status = fe.statusCode && fe.statusCode < 500 ? fe.statusCode : err instanceof MandateError ? err.status : 500;
+    const parse = err instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY';
+    if (status >= 500) req.log.error({ err }, 'mcp request failed');
+    const message = parse ? `parse error: ${err.message}` : status >= 500 ? `internal error (request ${req.id})` : err.message;
+    void reply.status(parse ? 400 : status).send({ jsonrpc: '2.0', id: null, error: { code: parse ? -32700 : status === 413 ? -32600 : -32603, message } });
+    return;
+  }
   if (err instanceof MandateError) {
     if (!err.expose) req.log.error({ err }, 'request failed');
     if (err.status === 401) reply.header('WWW-Authenticate', `Bearer realm="mandate", error="${err.code === 'invalid_token' ? 'invalid_token' : 'invalid_request'}"`);

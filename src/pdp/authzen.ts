@@ -14,11 +14,10 @@ import { ArgTypeError, jsonToCedar } from '../policy/arg-types.js';
 import type { CedarValueJson, EntityJson } from '../policy/cedar.js';
 import type { Decision } from '../policy/engine.js';
 import type { EntityStore } from '../policy/entity-store.js';
-import { agentEntity, taskInfo, toolEntity } from '../policy/mandate-entities.js';
-import { timeContext, type PolicyService } from '../policy/policy-service.js';
+import { agentEntity, toolEntity } from '../policy/mandate-entities.js';
+import type { PolicyService } from '../policy/policy-service.js';
 import type { Agent, AgentStore, Task, TaskStore } from '../storage/types.js';
 import type { RevocationList } from '../tasks/revocation.js';
-import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
 
 const props = z.record(z.string(), z.unknown());
 const entity = z.object({ type: z.string().min(1).max(256), id: z.string().min(1).max(4096), properties: props.optional() });
@@ -233,27 +232,12 @@ export class AuthzenPdp {
       return { decision, agentId: agent.id, taskId };
     }
     if (method === 'resources/read' || method === 'resources/subscribe' || method === 'resources/unsubscribe') {
-      let uri: string;
-      try {
-        uri = normaliseResource(req.resource.id);
-      } catch (err) {
-        return deny(`resource ${q(req.resource.id)}: ${(err as Error).message}`, agent.id, taskId);
-      }
-      if (!live.scope.resources.some((p) => globMatch(p, uri))) return deny(`outside the task's scope: resource ${q(uri)} is outside the task's declared resources`, agent.id, taskId);
-      return { decision: this.agentDecision(agent, live, 'readResource', { type: 'Resource', id: uri }), agentId: agent.id, taskId };
+      return { decision: this.d.authorizer.authorizeResource(agent, live, req.resource.id), agentId: agent.id, taskId };
     }
-    // prompts/get
-    return { decision: this.agentDecision(agent, live, 'getPrompt', { type: 'Prompt', id: req.resource.id }), agentId: agent.id, taskId };
-  }
-
-  private agentDecision(agent: Agent, task: Task, actionId: string, resource: { type: string; id: string }): Decision {
-    return this.d.policy.decide({
-      principal: { type: 'Agent', id: agent.id },
-      action: actionId,
-      resource,
-      context: { task: taskInfo(task), time: timeContext(this.d.clock.now()) },
-      entities: [agentEntity(agent), { uid: resource, attrs: {}, parents: [] }],
-    });
+    // prompts/get: `<upstream>.<prompt>`
+    const dot = req.resource.id.indexOf('.');
+    if (dot < 1) return deny(`prompt ${q(req.resource.id)} must be named \`<upstream>.<prompt>\``, agent.id, taskId);
+    return { decision: this.d.authorizer.authorizePrompt(agent, live, req.resource.id.slice(0, dot), req.resource.id.slice(dot + 1)), agentId: agent.id, taskId };
   }
 
   private taskProblem(task: Task | null, agent: Agent): string | null {

@@ -70,3 +70,10 @@ export interface CedarCall {
 export function isAuthorizedPreparsed(setId: string, call: CedarCall): wasm.AuthorizationAnswer {
   return wasm.statefulIsAuthorized({ ...call, preparsedPolicySetId: setId });
 }
+
+/** Partial evaluation: the given policies, with `unknown(...)` values in the request. Null decision = depends on the unknowns. */
+export function isAuthorizedPartialWith(policies: Record<string, wasm.PolicyJson>, call: CedarCall): { decision: 'allow' | 'deny' | null; errors: string[] } {
+  const r = wasm.isAuthorizedPartial({ ...call, policies: { staticPolicies: policies } });
+  if (r.type === 'failure') return { decision: 'deny', errors: r.errors.map((e) => e.message) };
+  return { decision: r.response.decision, errors: [] };
+}

@@ -22,6 +22,9 @@ const readFile: ToolSpec = {
   tags: [],
   inputSchema: { type: 'object', properties: { path: { type: 'string' }, head: { type: 'number' }, lines: { type: 'array', items: { type: 'integer' } } }, required: ['path'] },
   resources: { path: 'path' },
+  remoteName: 'read_text_file',
+  discovered: true,
+  blocked: null,
 };
 
 function compile(files: Record<string, string>, tools: ToolSpec[] = [readFile]) {

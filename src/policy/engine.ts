@@ -6,7 +6,7 @@
 
 import { newId } from '../core/ids.js';
 import { Lru } from '../core/lru.js';
-import { isAuthorizedPreparsed, preparse, type CedarValueJson, type EntityJson, type PolicyJson } from './cedar.js';
+import { isAuthorizedPartialWith, isAuthorizedPreparsed, preparse, type CedarValueJson, type EntityJson, type PolicyJson } from './cedar.js';
 import type { CompiledPolicies, PolicyInfo } from './compile.js';
 import { emptyNeeds, mergeNeeds, pick, policyNeeds, type Needs } from './needs.js';
 
@@ -244,6 +244,26 @@ export class PolicyEngine {
     const decision = this.evaluate(slice.entries, trimmed);
     this.decisions?.set(cacheKey, decision);
     return { ...decision, id: newId('dec') };
+  }
+
+  /**
+   * Could this request be allowed for *some* value of the context keys given as unknown (e.g. the
+   * arguments of a call not made yet)? False only when policy denies it whatever they are.
+   */
+  couldAllow(req: DecisionRequest, unknownContextKeys: string[]): boolean {
+    const slice = this.sliceOf(req);
+    if (slice.entries.length === 0) return false;
+    const context: Record<string, CedarValueJson> = { ...req.context };
+    for (const k of unknownContextKeys) context[k] = { __extn: { fn: 'unknown', arg: k } };
+    const trimmed = trim({ ...req, context }, slice.needs);
+    const r = isAuthorizedPartialWith(Object.fromEntries(slice.entries.map((e) => [e.info.id, e.info.json])), {
+      principal: trimmed.principal,
+      action: { type: 'Action', id: trimmed.action },
+      resource: trimmed.resource,
+      context: trimmed.context,
+      entities: withActionEntity(trimmed.entities, trimmed.action, this.actionAncestors(trimmed.action)),
+    });
+    return r.decision !== 'deny';
   }
 
   private sliceOf(req: DecisionRequest): Slice {

@@ -211,6 +211,18 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
       });
     });
 
+    describe('tool pins', () => {
+      it('inserts, replaces and lists pins per upstream', async () => {
+        const pin = { upstream: 'fs', tool: 'read', acceptedHash: 'h1', acceptedDefinition: { name: 'read' }, pendingHash: null, pendingDefinition: null, firstSeen: 1, updatedAt: 1 };
+        await store.putToolPin(pin);
+        await store.putToolPin({ ...pin, upstream: 'mem', tool: 'graph' });
+        await store.putToolPin({ ...pin, pendingHash: 'h2', pendingDefinition: { name: 'read', description: 'changed' }, updatedAt: 5 });
+        expect(await store.listToolPins('fs')).toEqual([{ ...pin, pendingHash: 'h2', pendingDefinition: { name: 'read', description: 'changed' }, updatedAt: 5 }]);
+        expect((await store.listToolPins()).map((p) => `${p.upstream}.${p.tool}`)).toEqual(['fs.read', 'mem.graph']);
+        expect(await store.listToolPins('none')).toEqual([]);
+      });
+    });
+
     describe('API tokens', () => {
       it('finds by hash, refuses duplicates and revokes', async () => {
         await store.insertApiToken({ id: 'tok_1', name: 'gateway', role: 'pep', tokenHash: 'h1', createdAt: 1, revokedAt: null });

@@ -144,6 +144,27 @@ export interface ApiToken {
   revokedAt: number | null;
 }
 
+/** The pinned definition of one upstream tool. */
+export interface ToolPin {
+  upstream: string;
+  /** The tool's name at the upstream (not namespaced). */
+  tool: string;
+  /** Hash of the definition an admin accepted (or first seen); null for a tool never accepted. */
+  acceptedHash: string | null;
+  acceptedDefinition: Record<string, unknown> | null;
+  /** A changed or new definition waiting for acceptance. */
+  pendingHash: string | null;
+  pendingDefinition: Record<string, unknown> | null;
+  firstSeen: number;
+  updatedAt: number;
+}
+
+export interface ToolPinStore {
+  listToolPins(upstream?: string): Promise<ToolPin[]>;
+  /** Inserts or replaces the pin of (upstream, tool). */
+  putToolPin(pin: ToolPin): Promise<void>;
+}
+
 export interface AgentStore {
   insertAgent(agent: Agent): Promise<void>;
   getAgent(id: string): Promise<Agent | null>;
@@ -202,7 +223,8 @@ export interface Store
     ReplayStore,
     AuditStore,
     PolicyStore,
-    ApiTokenStore {
+    ApiTokenStore,
+    ToolPinStore {
   readonly dialect: 'sqlite' | 'postgres';
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -6,6 +6,7 @@ import type { Revocation, RevocationStore } from '../storage/types.js';
 
 export class RevocationList {
   private readonly revoked = new Map<string, Revocation>();
+  private readonly listeners = new Set<(r: Revocation) => void>();
 
   constructor(private readonly store: RevocationStore) {}
 
@@ -26,11 +27,19 @@ export class RevocationList {
   async add(r: Revocation): Promise<void> {
     this.revoked.set(r.taskId, r);
     await this.store.insertRevocation(r);
+    for (const l of this.listeners) l(r);
+  }
+
+  /** Called for every revocation learned (here or from another replica): sessions of the task close. */
+  onRevoked(listener: (r: Revocation) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Applies a revocation learned from another replica (already persisted there). */
   remember(r: Revocation): void {
     this.revoked.set(r.taskId, r);
+    for (const l of this.listeners) l(r);
   }
 
   async prune(now: number): Promise<void> {

@@ -6,9 +6,9 @@ import type { ToolSpec } from '../core/tool.js';
 import { globMatch, normalisePath, normaliseResource, resourceFromArg } from './resource-uri.js';
 import { checkCallScope } from './scope.js';
 
-const readFile: ToolSpec = { name: 'fs.read_text_file', upstream: 'fs', description: '', risk: 'read', classification: 'internal', tags: [], inputSchema: undefined, resources: { path: 'path' } };
-const fetchTool: ToolSpec = { name: 'web.fetch', upstream: 'web', description: '', risk: 'egress', classification: 'public', tags: [], inputSchema: undefined, resources: { url: 'url' } };
-const transfer: ToolSpec = { name: 'bank.transfer', upstream: 'bank', description: '', risk: 'write', classification: 'confidential', tags: [], inputSchema: undefined, resources: {} };
+const readFile: ToolSpec = { name: 'fs.read_text_file', upstream: 'fs', description: '', risk: 'read', classification: 'internal', tags: [], inputSchema: undefined, resources: { path: 'path' }, remoteName: 'read_text_file', discovered: true, blocked: null };
+const fetchTool: ToolSpec = { name: 'web.fetch', upstream: 'web', description: '', risk: 'egress', classification: 'public', tags: [], inputSchema: undefined, resources: { url: 'url' }, remoteName: 'fetch', discovered: true, blocked: null };
+const transfer: ToolSpec = { name: 'bank.transfer', upstream: 'bank', description: '', risk: 'write', classification: 'confidential', tags: [], inputSchema: undefined, resources: {}, remoteName: 'transfer', discovered: true, blocked: null };
 
 const scope = {
   tools: [

@@ -13,7 +13,7 @@ export function registerToolCommands(program: Command): void {
       action(async (client, cmd) => {
         const r = await client.call<{ tools: Array<Record<string, unknown>> }>('GET', '/api/v1/tools');
         if (cmd.opts().json) printJson(r.tools);
-        else printTable(r.tools, ['name', 'risk', 'classification', 'description']);
+        else printTable(r.tools.map((t) => ({ ...t, description: String(t.description ?? '').slice(0, 70) })), ['name', 'risk', 'classification', 'description']);
       }),
     );
 }

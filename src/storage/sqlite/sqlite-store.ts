@@ -23,6 +23,7 @@ import type {
   Task,
   TaskFilter,
   TaskStatus,
+  ToolPin,
 } from '../types.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/sqlite/', import.meta.url));
@@ -168,6 +169,10 @@ export class SqliteStore implements Store {
       listApiTokens: p('SELECT * FROM api_tokens ORDER BY created_at'),
       getApiToken: p('SELECT * FROM api_tokens WHERE id = ? OR name = ?'),
       revokeApiToken: p('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      putToolPin: p(`INSERT INTO tool_pins (upstream, tool, accepted_hash, accepted_definition, pending_hash, pending_definition, first_seen, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (upstream, tool) DO UPDATE SET accepted_hash = excluded.accepted_hash, accepted_definition = excluded.accepted_definition,
+          pending_hash = excluded.pending_hash, pending_definition = excluded.pending_definition, updated_at = excluded.updated_at`),
     };
   }
 
@@ -435,7 +440,33 @@ export class SqliteStore implements Store {
     this.stmts.revokeApiToken!.run(at, r.id);
     return tokenFromRow(this.stmts.getApiToken!.get(r.id, r.id) as Row);
   }
+  // ---- tool pins
+  async listToolPins(upstream?: string): Promise<ToolPin[]> {
+    const rows = upstream
+      ? (this.db.prepare('SELECT * FROM tool_pins WHERE upstream = ? ORDER BY upstream, tool').all(upstream) as Row[])
+      : (this.db.prepare('SELECT * FROM tool_pins ORDER BY upstream, tool').all() as Row[]);
+    return rows.map(pinFromRow);
+  }
+
+  async putToolPin(p: ToolPin): Promise<void> {
+    const j = (v: unknown) => (v === null ? null : JSON.stringify(v));
+    this.stmts.putToolPin!.run(p.upstream, p.tool, p.acceptedHash, j(p.acceptedDefinition), p.pendingHash, j(p.pendingDefinition), p.firstSeen, p.updatedAt);
+  }
+
 }
+
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.parse(v as string));
+
+const pinFromRow = (r: Row): ToolPin => ({
+  upstream: r.upstream as string,
+  tool: r.tool as string,
+  acceptedHash: (r.accepted_hash as string | null) ?? null,
+  acceptedDefinition: json(r.accepted_definition),
+  pendingHash: (r.pending_hash as string | null) ?? null,
+  pendingDefinition: json(r.pending_definition),
+  firstSeen: r.first_seen as number,
+  updatedAt: r.updated_at as number,
+});
 
 const policyFromRow = (r: Row): PolicyVersion => ({
   version: r.version as number,

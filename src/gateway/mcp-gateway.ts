@@ -1,0 +1,307 @@
+// The MCP endpoint agents connect to (`/mcp`, streamable HTTP). Every HTTP request is checked
+// against DNS rebinding and authenticated with the task credential; sessions are bound to the
+// task that opened them and close when it ends. What a session may see and call is decided
+// here and in the one authorizer; the data path of a call is `call-tool.ts`.
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest, type Prompt, type Resource } from '@modelcontextprotocol/sdk/types.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.js';
+import { redactSecrets } from '../audit/redact.js';
+import type { MandateConfig } from '../config/load.js';
+import type { Clock } from '../core/clock.js';
+import { MandateError, q } from '../core/errors.js';
+import type { Classification, ToolSpec } from '../core/tool.js';
+import type { Decision } from '../policy/engine.js';
+import type { PolicyService } from '../policy/policy-service.js';
+import type { Agent, AgentStore, Task, TaskStore } from '../storage/types.js';
+import type { CredentialService } from '../tasks/credentials.js';
+import type { RevocationList } from '../tasks/revocation.js';
+import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
+import { AgentSession } from './agent-session.js';
+import type { CallAuthorizer } from './authorize.js';
+import type { ToolCatalog } from './catalog.js';
+import type { UpstreamManager } from './upstreams.js';
+
+/** What every session of one task shares: the task (with its taint) and per-tool call counts. */
+export interface TaskState {
+  task: Task;
+  calls: Map<string, number>;
+  visible?: { key: string; tools: ToolSpec[] };
+}
+
+export interface GatewayDeps {
+  config: MandateConfig;
+  tools: ToolCatalog;
+  upstreams: UpstreamManager;
+  authorizer: CallAuthorizer;
+  policy: PolicyService;
+  credentials: CredentialService;
+  revocations: RevocationList;
+  store: Pick<TaskStore, 'getTask' | 'addTaskLabels'> & Pick<AgentStore, 'getAgent'>;
+  audit: AuditLog;
+  clock: Clock;
+  endpoints: { base: string; mcp: string };
+  logger?: Logger | undefined;
+}
+
+export class McpGateway {
+  readonly sessions = new Map<string, AgentSession>();
+  private readonly states = new Map<string, TaskState>();
+  private catalogVersion = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  readonly tools: ToolCatalog;
+  readonly authorizer: CallAuthorizer;
+  readonly credentials: CredentialService;
+  readonly upstreams: UpstreamManager;
+  readonly audit: AuditLog;
+  readonly endpoints: { base: string; mcp: string };
+  readonly logger: Logger | undefined;
+  readonly baseDir: string;
+
+  constructor(private readonly d: GatewayDeps) {
+    this.tools = d.tools;
+    this.authorizer = d.authorizer;
+    this.credentials = d.credentials;
+    this.upstreams = d.upstreams;
+    this.audit = d.audit;
+    this.endpoints = d.endpoints;
+    this.logger = d.logger;
+    this.baseDir = d.config.baseDir;
+    // A task that ends takes its sessions (and their upstream connections) with it.
+    d.revocations.onRevoked((r) => void this.endTask(r.taskId));
+    d.upstreams.onChange(() => {
+      this.catalogVersion++;
+      for (const s of this.sessions.values()) void s.notifyListChanged();
+    });
+    d.policy.onReload(() => {
+      for (const s of this.sessions.values()) void s.notifyListChanged();
+    });
+    this.idleTimer = setInterval(() => this.closeIdle(), 30_000);
+    this.idleTimer.unref();
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    // DNS rebinding: a browser tricked into calling us must not get through.
+    const hostProblem = this.checkHostAndOrigin(req);
+    if (hostProblem) return this.httpError(reply, 403, 'forbidden', hostProblem);
+
+    // Every request carries the task credential.
+    const h = req.headers.authorization;
+    const token = h && /^Bearer\s+(\S+)\s*$/i.exec(h)?.[1];
+    if (!token) return this.unauthorized(reply, 'invalid_request', 'a task credential is required: `Authorization: Bearer <credential>` (POST /oauth/token starts a task)');
+    let claims;
+    try {
+      claims = await this.credentials.verify(token, this.endpoints.mcp);
+    } catch (err) {
+      const message = err instanceof MandateError ? err.message : 'credential rejected';
+      const seen = await this.credentials.inspect(token);
+      await this.audit.record({ type: 'mcp.reject', actor: seen?.sub ?? 'anonymous', agentId: seen?.sub ?? null, taskId: seen?.task_id ?? null, outcome: 'denied', data: { reason: message, method: req.method } });
+      return this.unauthorized(reply, 'invalid_token', message);
+    }
+
+    const sessionId = req.headers['mcp-session-id'];
+    let session: AgentSession | undefined;
+    if (typeof sessionId === 'string') {
+      session = this.sessions.get(sessionId);
+      if (!session) return this.jsonRpcError(reply, 404, -32001, `session ${q(sessionId)} not found (it ended or expired): initialize a new one`);
+      if (session.state.task.id !== claims.task_id) return this.httpError(reply, 403, 'forbidden', 'this session belongs to another task');
+    } else {
+      if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
+        return this.jsonRpcError(reply, 400, -32600, 'no session: send `initialize` first (without an Mcp-Session-Id header)');
+      }
+      session = await this.openSession(claims.sub, claims.task_id);
+      if (!session) return this.unauthorized(reply, 'invalid_token', "the credential's task is not active");
+    }
+    session.lastSeen = Date.now();
+    (req.raw as IncomingMessage & { auth?: unknown }).auth = {
+      token,
+      clientId: claims.client_id,
+      scopes: ['mandate:task'],
+      expiresAt: claims.exp,
+      extra: { taskId: claims.task_id },
+    };
+    reply.hijack();
+    await session.transport.handleRequest(req.raw, reply.raw, req.body);
+  }
+
+  private async openSession(agentId: string, taskId: string): Promise<AgentSession | undefined> {
+    const [agent, task] = await Promise.all([this.d.store.getAgent(agentId), this.d.store.getTask(taskId)]);
+    if (!agent || agent.status !== 'active' || !task || task.status !== 'active' || task.agentId !== agent.id) return undefined;
+    let state = this.states.get(task.id);
+    if (!state) {
+      state = { task, calls: new Map() };
+      this.states.set(task.id, state);
+    }
+    const session = new AgentSession(this, agent, state);
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        session.id = id;
+        this.sessions.set(id, session);
+        void this.audit.record({ type: 'mcp.session', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'open', data: { session: id } });
+      },
+      onsessionclosed: (id) => void this.closeSession(id, 'closed by the agent'),
+    });
+    session.transport = transport;
+    await session.server.connect(transport);
+    return session;
+  }
+
+  private async closeSession(id: string, why: string): Promise<void> {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    this.sessions.delete(id);
+    await s.close();
+    await this.audit.record({ type: 'mcp.session', actor: s.agent.id, agentId: s.agent.id, taskId: s.state.task.id, outcome: 'closed', data: { session: id, reason: why } });
+  }
+
+  private async endTask(taskId: string): Promise<void> {
+    this.states.delete(taskId);
+    for (const [id, s] of this.sessions) if (s.state.task.id === taskId) await this.closeSession(id, 'task ended');
+  }
+
+  private closeIdle(): void {
+    const limit = this.d.config.gateway.sessionIdleTimeout * 1000;
+    const now = Date.now();
+    for (const [id, s] of this.sessions) if (now - s.lastSeen > limit) void this.closeSession(id, 'idle');
+  }
+
+  private checkHostAndOrigin(req: FastifyRequest): string | null {
+    const base = new URL(this.endpoints.base);
+    const port = base.port || (base.protocol === 'https:' ? '443' : '80');
+    const hosts = new Set([base.host, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, ...this.d.config.gateway.allowedHosts]);
+    const host = req.headers.host ?? '';
+    if (!hosts.has(host)) return `host ${q(host)} is not served here (DNS rebinding protection); add it to gateway.allowedHosts if it is yours`;
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      const origins = new Set([base.origin, ...this.d.config.gateway.allowedOrigins]);
+      if (!origins.has(origin)) return `origin ${q(origin)} is not allowed (DNS rebinding protection); add it to gateway.allowedOrigins if it is yours`;
+    }
+    return null;
+  }
+
+  private unauthorized(reply: FastifyReply, error: string, description: string): void {
+    const meta = `${this.endpoints.base}/.well-known/oauth-protected-resource`;
+    void reply
+      .status(401)
+      .header('WWW-Authenticate', `Bearer resource_metadata="${meta}", error="${error}", error_description="${description.replace(/["\\]/g, "'")}"`)
+      .send({ error, error_description: description });
+  }
+
+  private httpError(reply: FastifyReply, status: number, error: string, description: string): void {
+    void reply.status(status).send({ error, error_description: description });
+  }
+
+  private jsonRpcError(reply: FastifyReply, status: number, code: number, message: string): void {
+    void reply.status(status).send({ jsonrpc: '2.0', id: null, error: { code, message } });
+  }
+
+  // ---------------------------------------------------------------- used by sessions
+
+  visibleTools(agent: Agent, state: TaskState): ToolSpec[] {
+    const key = `${this.d.policy.version}|${this.catalogVersion}|${state.task.labels.join(',')}`;
+    if (state.visible?.key === key) return state.visible.tools;
+    const tools = this.tools
+      .listTools()
+      .filter((t) => t.discovered && this.upstreams.config(t.upstream) && this.authorizer.couldCall(agent, state.task, t));
+    state.visible = { key, tools };
+    return tools;
+  }
+
+  visibleResources(state: TaskState): Resource[] {
+    const out: Resource[] = [];
+    for (const name of this.upstreams.names()) {
+      for (const r of this.upstreams.resourcesOf(name).resources) {
+        let uri: string;
+        try {
+          uri = normaliseResource(r.uri);
+        } catch {
+          continue;
+        }
+        if (state.task.scope.resources.some((p) => globMatch(p, uri))) out.push(r);
+      }
+    }
+    return out;
+  }
+
+  visiblePrompts(): Prompt[] {
+    return this.upstreams.names().flatMap((u) => this.upstreams.promptsOf(u).map((p) => ({ ...p, name: `${u}.${p.name}` })));
+  }
+
+  upstreamOfResource(uri: string): string | undefined {
+    for (const name of this.upstreams.names()) {
+      const { resources, templates } = this.upstreams.resourcesOf(name);
+      if (resources.some((r) => r.uri === uri)) return name;
+      if (templates.some((t) => globMatch(t.uriTemplate.replace(/\{[^}]*\}/g, '*'), uri))) return name;
+    }
+    return undefined;
+  }
+
+  resourceClassification(_upstream: string): Classification {
+    return 'internal';
+  }
+
+  timeoutMs(upstream: string): number {
+    return (this.upstreams.config(upstream)?.timeout ?? this.d.config.gateway.callTimeout) * 1000;
+  }
+
+  maxResultBytes(upstream: string): number {
+    return this.upstreams.config(upstream)?.maxResultBytes ?? this.d.config.gateway.maxResultBytes;
+  }
+
+  policyVersion(): string {
+    return this.d.policy.version;
+  }
+
+  /** Step 8 of the data path: the task carries the classification of what it read. */
+  async taint(state: TaskState, classification: Classification): Promise<void> {
+    if (state.task.labels.includes(classification)) return;
+    state.task = { ...state.task, labels: [...state.task.labels, classification].sort() };
+    state.task.labels = await this.d.store.addTaskLabels(state.task.id, [classification]);
+  }
+
+  /** Arguments as they go into audit: secret-looking values redacted, long values cut. */
+  auditArgs(args: Record<string, unknown>): unknown {
+    const cut = (v: unknown, depth: number): unknown => {
+      if (typeof v === 'string') return v.length > 512 ? `${v.slice(0, 512)}…(${v.length} chars)` : v;
+      if (depth > 4) return '…';
+      if (Array.isArray(v)) return v.slice(0, 50).map((x) => cut(x, depth + 1));
+      if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).slice(0, 50).map(([k, x]) => [k, cut(x, depth + 1)]));
+      return v;
+    };
+    return cut(redactSecrets(args), 0);
+  }
+
+  describeUpstreamError(err: unknown, upstream: string | null): string {
+    const e = err as { code?: number; message?: string };
+    const who = upstream ? `upstream ${q(upstream)}` : 'upstream';
+    if (e?.code === -32001 && /timed out/i.test(e.message ?? '')) return `${who} did not answer in time (the call was cancelled)`;
+    if (/connection closed/i.test(e?.message ?? '')) return `${who} closed the connection during the call (it will be restarted)`;
+    if (e?.code === -32603 && /invalid/i.test(e.message ?? '')) return `${who} returned an invalid response`;
+    return `${who} failed: ${redactSecrets(String(e?.message ?? err)).slice(0, 500)}`;
+  }
+
+  async auditDecision(session: AgentSession, type: string, target: string, d: Decision): Promise<void> {
+    await this.audit.record({
+      type,
+      actor: session.agent.id,
+      agentId: session.agent.id,
+      taskId: session.state.task.id,
+      decision: d.decision,
+      outcome: d.decision === 'allow' ? 'success' : 'denied',
+      data: { target, decisionId: d.id, policyIds: d.policyIds, reasons: d.reasons, policyVersion: d.policyVersion },
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    for (const id of [...this.sessions.keys()]) await this.closeSession(id, 'server shutting down');
+  }
+}

@@ -1,0 +1,103 @@
+// Tool pinning (rug-pull protection): the first time an upstream's tools are seen, the hash of
+// each definition (name, description, input schema, annotations) is recorded. Later, a changed
+// definition or a new tool is hidden and denied until an admin accepts it; both are audited.
+
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Clock } from '../core/clock.js';
+import { canonicalJson } from '../core/canonical-json.js';
+import { MandateError, q } from '../core/errors.js';
+import { sha256Hex } from '../core/hash.js';
+import type { ToolPin, ToolPinStore } from '../storage/types.js';
+import type { DiscoveredTool } from './catalog.js';
+
+export function pinnedDefinition(t: DiscoveredTool): Record<string, unknown> {
+  return { name: t.name, description: t.description ?? '', inputSchema: t.inputSchema ?? {}, annotations: t.annotations ?? {} };
+}
+
+export function definitionHash(t: DiscoveredTool): string {
+  return sha256Hex(canonicalJson(pinnedDefinition(t)));
+}
+
+export interface PinReview {
+  /** Tools whose current definition is the accepted one. */
+  accepted: DiscoveredTool[];
+  /** Tool name → why it is blocked. */
+  blocked: Map<string, string>;
+}
+
+export class ToolPins {
+  constructor(
+    private readonly store: ToolPinStore,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Compares what an upstream offers now with what was accepted, recording anything new or changed. */
+  async review(upstream: string, tools: DiscoveredTool[]): Promise<PinReview> {
+    const pins = new Map((await this.store.listToolPins(upstream)).map((p) => [p.tool, p]));
+    const firstSight = pins.size === 0;
+    const now = this.clock.now();
+    const accepted: DiscoveredTool[] = [];
+    const blocked = new Map<string, string>();
+    for (const t of tools) {
+      const hash = definitionHash(t);
+      const pin = pins.get(t.name);
+      if (!pin && firstSight) {
+        await this.store.putToolPin({ upstream, tool: t.name, acceptedHash: hash, acceptedDefinition: pinnedDefinition(t), pendingHash: null, pendingDefinition: null, firstSeen: now, updatedAt: now });
+        accepted.push(t);
+        continue;
+      }
+      if (pin && pin.acceptedHash === hash) {
+        if (pin.pendingHash) await this.store.putToolPin({ ...pin, pendingHash: null, pendingDefinition: null, updatedAt: now });
+        accepted.push(t);
+        continue;
+      }
+      const isNew = !pin || pin.acceptedHash === null;
+      const reason = isNew
+        ? `tool ${q(`${upstream}.${t.name}`)} is new at its upstream and not accepted yet (mandate upstream diff ${upstream}; mandate upstream accept ${upstream} ${t.name})`
+        : `tool ${q(`${upstream}.${t.name}`)} changed its definition upstream and is blocked until an admin accepts it (mandate upstream diff ${upstream})`;
+      blocked.set(t.name, reason);
+      if (!pin || pin.pendingHash !== hash) {
+        await this.store.putToolPin({
+          upstream,
+          tool: t.name,
+          acceptedHash: pin?.acceptedHash ?? null,
+          acceptedDefinition: pin?.acceptedDefinition ?? null,
+          pendingHash: hash,
+          pendingDefinition: pinnedDefinition(t),
+          firstSeen: pin?.firstSeen ?? now,
+          updatedAt: now,
+        });
+        await this.audit.record({
+          type: isNew ? 'tool.new' : 'tool.changed',
+          actor: 'system',
+          outcome: 'blocked',
+          data: { upstream, tool: t.name, acceptedHash: pin?.acceptedHash ?? null, pendingHash: hash },
+        });
+      }
+    }
+    return { accepted, blocked };
+  }
+
+  list(upstream?: string): Promise<ToolPin[]> {
+    return this.store.listToolPins(upstream);
+  }
+
+  /** Accepts the pending definitions of an upstream (all, or the named tools). */
+  async accept(upstream: string, tools: string[], actor: string): Promise<ToolPin[]> {
+    const pins = await this.store.listToolPins(upstream);
+    if (pins.length === 0) throw new MandateError('not_found', `no tools recorded for upstream ${q(upstream)}`);
+    const pending = pins.filter((p) => p.pendingHash && (tools.length === 0 || tools.includes(p.tool)));
+    const unknown = tools.filter((t) => !pins.some((p) => p.tool === t));
+    if (unknown.length) throw new MandateError('not_found', `upstream ${q(upstream)} has no tool ${unknown.map((u) => q(u)).join(', ')}`);
+    const now = this.clock.now();
+    const done: ToolPin[] = [];
+    for (const p of pending) {
+      const next: ToolPin = { ...p, acceptedHash: p.pendingHash, acceptedDefinition: p.pendingDefinition, pendingHash: null, pendingDefinition: null, updatedAt: now };
+      await this.store.putToolPin(next);
+      await this.audit.record({ type: 'tool.accept', actor, outcome: 'success', data: { upstream, tool: p.tool, previousHash: p.acceptedHash, acceptedHash: p.pendingHash } });
+      done.push(next);
+    }
+    return done;
+  }
+}

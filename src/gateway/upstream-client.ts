@@ -1,0 +1,77 @@
+// Connects to one upstream MCP server (stdio command or streamable-HTTP URL) with the MCP SDK.
+// The upstream's secrets (env, headers) come from config and the environment, and never reach agents.
+
+import { isAbsolute, resolve } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import type { UpstreamConfig } from '../config/schema.js';
+import { MandateError, q } from '../core/errors.js';
+
+export const MANDATE_CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
+
+/** `${NAME}` → the value of NAME in `env`; a missing variable is an error naming it. */
+export function expandEnv(value: string, env: NodeJS.ProcessEnv, where: string): string {
+  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+    const v = env[name];
+    if (v === undefined) throw new MandateError('config_invalid', `${where}: environment variable ${q(name)} is not set`);
+    return v;
+  });
+}
+
+export function hasTransport(u: UpstreamConfig): boolean {
+  return Boolean(u.command || u.url);
+}
+
+export interface ConnectOptions {
+  name: string;
+  config: UpstreamConfig;
+  baseDir: string;
+  capabilities?: ClientCapabilities;
+  logger?: Logger | undefined;
+  /** Called with the client before connecting, to install request and notification handlers. */
+  setup?: (client: Client) => void;
+  connectTimeoutMs?: number;
+}
+
+export async function connectUpstream(o: ConnectOptions): Promise<Client> {
+  const { name, config } = o;
+  const client = new Client(MANDATE_CLIENT_INFO, { capabilities: o.capabilities ?? {} });
+  o.setup?.(client);
+  let transport: StdioClientTransport | StreamableHTTPClientTransport;
+  if (config.command) {
+    const env: Record<string, string> = { ...getDefaultEnvironment() };
+    for (const [k, v] of Object.entries(config.env)) env[k] = expandEnv(v, process.env, `upstream ${q(name)} env ${q(k)}`);
+    const cwd = config.cwd ? (isAbsolute(config.cwd) ? config.cwd : resolve(o.baseDir, config.cwd)) : o.baseDir;
+    const stdio = new StdioClientTransport({ command: config.command, args: config.args, env, cwd, stderr: 'pipe' });
+    transport = stdio;
+    // Always drain stderr (a full pipe would stall the upstream); keep it in the debug log only.
+    const attach = () =>
+      stdio.stderr?.on('data', (d: Buffer) => o.logger?.debug({ upstream: name, stderr: d.toString().slice(0, 2000) }, 'upstream stderr'));
+    attach();
+  } else if (config.url) {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(config.headers)) headers[k] = expandEnv(v, process.env, `upstream ${q(name)} header ${q(k)}`);
+    transport = new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers } });
+  } else {
+    throw new MandateError('config_invalid', `upstream ${q(name)} has neither \`command\` nor \`url\``);
+  }
+  const timeout = o.connectTimeoutMs ?? 15_000;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.connect(transport),
+      new Promise((_r, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer to initialize within ${timeout} ms`)), timeout);
+      }),
+    ]);
+  } catch (err) {
+    await client.close().catch(() => undefined);
+    throw new Error(`cannot connect to upstream ${q(name)}: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return client;
+}
