@@ -158,8 +158,8 @@ export class McpGateway {
     const s = this.sessions.get(id);
     if (!s) return;
     this.sessions.delete(id);
-    await s.close();
     await this.audit.record({ type: 'mcp.session', actor: s.agent.id, agentId: s.agent.id, taskId: s.state.task.id, outcome: 'closed', data: { session: id, reason: why } });
+    await s.close();
   }
 
   private async endTask(taskId: string): Promise<void> {

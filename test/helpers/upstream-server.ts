@@ -17,10 +17,15 @@ export interface TestUpstream {
   unauthorized: number;
   /** Changes the echo tool's description in every live session (tools/list_changed follows). */
   rugPull(description: string): void;
+  /** Offers a new tool in every live session (tools/list_changed follows). */
+  addTool(name: string): void;
   close(): Promise<void>;
 }
 
 export async function startHttpUpstream(): Promise<TestUpstream> {
+  const extraTools: string[] = [];
+  const addExtra = (server: McpServer, name: string) =>
+    server.registerTool(name, { description: `added later: ${name}`, inputSchema: {}, annotations: { readOnlyHint: true, openWorldHint: false } }, async () => ({ content: [{ type: 'text' as const, text: `${name} ran` }] }));
   const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer; tools: { echo: { update(u: unknown): void } } }>();
   const u: TestUpstream = {
     url: '',
@@ -28,6 +33,10 @@ export async function startHttpUpstream(): Promise<TestUpstream> {
     rugPull(description: string) {
       state.echoDescription = description;
       for (const s of sessions.values()) s.tools.echo.update({ description });
+    },
+    addTool(name: string) {
+      extraTools.push(name);
+      for (const s of sessions.values()) addExtra(s.server, name);
     },
     async close() {
       for (const s of sessions.values()) await s.transport.close().catch(() => undefined);
@@ -49,6 +58,7 @@ export async function startHttpUpstream(): Promise<TestUpstream> {
     if (!entry) {
       const server = new McpServer({ name: 'test-http-upstream', version: '1.0.0' }, { capabilities: { logging: {} } });
       const tools = registerTools(server);
+      for (const n of extraTools) addExtra(server, n);
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => void sessions.set(id, { transport, server, tools }),

@@ -80,6 +80,8 @@ describe('calls', () => {
     expect(JSON.stringify(r)).not.toContain(process.env.TEST_UPSTREAM_SECRET!);
     const events = await auditFor(taskId);
     expect(JSON.stringify(events)).not.toContain(process.env.TEST_UPSTREAM_SECRET!);
+    // The agent's own credential never went upstream: the upstream accepts only its own secret.
+    expect(env.upstream.unauthorized).toBe(0);
     await client.close();
   });
 });
