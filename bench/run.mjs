@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { decisions } from './decisions.mjs';
 import { pdpHttp } from './pdp-http.mjs';
 import { credentials } from './credentials.mjs';
+import { gateway } from './gateway.mjs';
 
 const only = process.argv.slice(2);
 const want = (name) => only.length === 0 || only.includes(name);
@@ -14,6 +15,10 @@ if (want('decisions')) {
 }
 if (want('pdp')) {
   await pdpHttp();
+  console.log();
+}
+if (want('gateway')) {
+  await gateway();
   console.log();
 }
 if (want('credentials')) {

@@ -9,6 +9,7 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { MandateError, q } from '../core/errors.js';
+import { nodeFetch } from './http-fetch.js';
 
 export const MANDATE_CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
 
@@ -54,7 +55,7 @@ export async function connectUpstream(o: ConnectOptions): Promise<Client> {
   } else if (config.url) {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(config.headers)) headers[k] = expandEnv(v, process.env, `upstream ${q(name)} header ${q(k)}`);
-    transport = new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers } });
+    transport = new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers }, fetch: nodeFetch });
   } else {
     throw new MandateError('config_invalid', `upstream ${q(name)} has neither \`command\` nor \`url\``);
   }

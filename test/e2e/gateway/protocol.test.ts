@@ -35,7 +35,7 @@ describe('authentication at /mcp', () => {
     const r = await post(INIT, {});
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toMatch(new RegExp(`^Bearer resource_metadata="${env.s.url}/.well-known/oauth-protected-resource"`));
-    const meta = await (await fetch(`${env.s.url}/.well-known/oauth-protected-resource`)).json();
+    const meta = (await (await fetch(`${env.s.url}/.well-known/oauth-protected-resource`)).json()) as { resource: string };
     expect(meta.resource).toBe(`${env.s.url}/mcp`);
   });
 

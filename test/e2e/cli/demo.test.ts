@@ -1,0 +1,23 @@
+// `npm run demo` (its script, on the built code): every step happens as narrated, offline.
+
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { REPO } from '../../helpers/server.js';
+
+const run = promisify(execFile);
+
+describe('npm run demo', () => {
+  it('walks an agent through allowed, denied and ended access', async () => {
+    const { stdout } = await run(process.execPath, [join(REPO, 'demo/agent.mjs')], { cwd: REPO, timeout: 60_000 });
+    expect(stdout).toMatch(/fronting \d+ tools of 3 MCP servers \(fs, memory, web\)/);
+    expect(stdout).toMatch(/3\. It connects[^\n]*\n\s+fs\.list_directory, fs\.read_text_file/);
+    expect(stdout).toMatch(/Revenue grew 12%/);
+    expect(stdout).toMatch(/tool `fs\.write_file` is not in the task's scope/);
+    expect(stdout).toMatch(/file reads are limited to the reports folder \(forbidden by `call\.fs-reports-only`/);
+    expect(stdout).toMatch(/rejected: .*has ended/);
+    expect(stdout).toMatch(/chain intact \(\d+ events\)/);
+    expect(stdout).not.toMatch(/unexpected/);
+  });
+});
