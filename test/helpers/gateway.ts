@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { REPO, startTestServer, type TestServer } from './server.js';
+import { afterAll, beforeAll } from 'vitest';
+import { REPO, createTestAgent, startTestServer, type TestAgent, type TestServer } from './server.js';
 import { UPSTREAM_SECRET, startHttpUpstream, type TestUpstream } from './upstream-server.js';
 
 export interface GatewayEnv {
@@ -94,4 +95,18 @@ export async function connectAgent(s: TestServer, token: string, opts: AgentClie
 export function text(result: unknown): string {
   const r = result as { content?: Array<{ type: string; text?: string }> };
   return (r.content ?? []).map((c) => c.text ?? '').join('\n');
+}
+
+/**
+ * One gateway (and one agent) for a whole test file: `const g = useGateway();` then `g.env`,
+ * `g.agent` inside tests.
+ */
+export function useGateway(): { env: GatewayEnv; agent: TestAgent } {
+  const holder = {} as { env: GatewayEnv; agent: TestAgent };
+  beforeAll(async () => {
+    holder.env = await startGateway();
+    holder.agent = await createTestAgent(holder.env.s);
+  });
+  afterAll(async () => holder.env?.close());
+  return holder;
 }

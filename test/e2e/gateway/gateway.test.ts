@@ -1,28 +1,21 @@
-// The MCP gateway end to end: the real MCP SDK client as the agent, Mandate in between, real
+// The MCP gateway end to end: the real MCP SDK client as the g.agent, Mandate in between, real
 // reference servers (stdio) and a streamable-HTTP upstream behind it.
 
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectAgent, startGateway, text, type GatewayEnv } from '../../helpers/gateway.js';
-import { createTestAgent, startTask, type TestAgent } from '../../helpers/server.js';
+import { connectAgent, text, useGateway } from '../../helpers/gateway.js';
+import { startTask } from '../../helpers/server.js';
 
-let env: GatewayEnv;
-let agent: TestAgent;
-
-beforeAll(async () => {
-  env = await startGateway();
-  agent = await createTestAgent(env.s);
-});
-afterAll(async () => env?.close());
+const g = useGateway();
 
 async function session(tools: unknown[], resources: string[] = []): Promise<{ client: Client; token: string; taskId: string }> {
-  const t = await startTask(env.s, agent, tools, { resources });
-  return { client: await connectAgent(env.s, t.token), token: t.token, taskId: t.taskId };
+  const t = await startTask(g.env.s, g.agent, tools, { resources });
+  return { client: await connectAgent(g.env.s, t.token), token: t.token, taskId: t.taskId };
 }
 
 async function auditFor(taskId: string, type = 'tool.call') {
-  await env.s.m.audit.drain();
-  const r = await env.s.api<{ events: Array<{ type: string; decision: string; outcome: string; data: Record<string, unknown> }> }>('GET', `/api/v1/audit?task=${taskId}&type=${type}`);
+  await g.env.s.m.audit.drain();
+  const r = await g.env.s.api<{ events: Array<{ type: string; decision: string; outcome: string; data: Record<string, unknown> }> }>('GET', `/api/v1/audit?task=${taskId}&type=${type}`);
   return r.body.events;
 }
 
@@ -37,8 +30,8 @@ describe('listing', () => {
 
 describe('calls', () => {
   it('allows an in-scope read and returns the upstream result', async () => {
-    const { client, taskId } = await session(['fs.read_text_file'], [`file://${env.sandbox}/*`]);
-    const r = await client.callTool({ name: 'fs.read_text_file', arguments: { path: `${env.sandbox}/reports/q3.txt` } });
+    const { client, taskId } = await session(['fs.read_text_file'], [`file://${g.env.sandbox}/*`]);
+    const r = await client.callTool({ name: 'fs.read_text_file', arguments: { path: `${g.env.sandbox}/reports/q3.txt` } });
     expect(r.isError, text(r)).toBeFalsy();
     expect(text(r)).toContain('Q3 revenue grew 12%');
     const events = await auditFor(taskId);
@@ -48,8 +41,8 @@ describe('calls', () => {
   });
 
   it('denies a write outside the task scope with the reason and a decision id', async () => {
-    const { client, taskId } = await session(['fs.read_text_file'], [`file://${env.sandbox}/*`]);
-    const r = await client.callTool({ name: 'fs.write_file', arguments: { path: `${env.sandbox}/reports/x.txt`, content: 'pwned' } });
+    const { client, taskId } = await session(['fs.read_text_file'], [`file://${g.env.sandbox}/*`]);
+    const r = await client.callTool({ name: 'fs.write_file', arguments: { path: `${g.env.sandbox}/reports/x.txt`, content: 'pwned' } });
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(/denied by Mandate: outside the task's scope: tool `fs.write_file` is not in the task's scope \(decision dec_\w+\)/);
     const events = await auditFor(taskId);
@@ -58,22 +51,22 @@ describe('calls', () => {
   });
 
   it('denies a read outside the allowed folder by argument policy', async () => {
-    const { client } = await session(['fs.read_text_file'], [`file://${env.sandbox}/*`]);
-    const r = await client.callTool({ name: 'fs.read_text_file', arguments: { path: `${env.sandbox}/private/salaries.csv` } });
+    const { client } = await session(['fs.read_text_file'], [`file://${g.env.sandbox}/*`]);
+    const r = await client.callTool({ name: 'fs.read_text_file', arguments: { path: `${g.env.sandbox}/private/salaries.csv` } });
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(/file reads are limited to the reports folder \(forbidden by `fs.reports-only`/);
     await client.close();
   });
 
   it('denies a path that escapes the declared resources', async () => {
-    const { client } = await session(['fs.read_text_file'], [`file://${env.sandbox}/reports/*`]);
-    const r = await client.callTool({ name: 'fs.read_text_file', arguments: { path: `${env.sandbox}/reports/../private/salaries.csv` } });
+    const { client } = await session(['fs.read_text_file'], [`file://${g.env.sandbox}/reports/*`]);
+    const r = await client.callTool({ name: 'fs.read_text_file', arguments: { path: `${g.env.sandbox}/reports/../private/salaries.csv` } });
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(/outside the task's declared resources/);
     await client.close();
   });
 
-  it('injects the upstream credential; the agent never sees it', async () => {
+  it('injects the upstream credential; the g.agent never sees it', async () => {
     const { client, taskId } = await session(['http.whoami']);
     const r = await client.callTool({ name: 'http.whoami', arguments: {} });
     expect(text(r)).toBe('authorized=true');
@@ -81,7 +74,7 @@ describe('calls', () => {
     const events = await auditFor(taskId);
     expect(JSON.stringify(events)).not.toContain(process.env.TEST_UPSTREAM_SECRET!);
     // The agent's own credential never went upstream: the upstream accepts only its own secret.
-    expect(env.upstream.unauthorized).toBe(0);
+    expect(g.env.upstream.unauthorized).toBe(0);
     await client.close();
   });
 });

@@ -6,22 +6,15 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectAgent, startGateway, text, type GatewayEnv } from '../../helpers/gateway.js';
-import { createTestAgent, startTask, type TestAgent } from '../../helpers/server.js';
+import { connectAgent, text, useGateway } from '../../helpers/gateway.js';
+import { startTask } from '../../helpers/server.js';
 
-let env: GatewayEnv;
-let agent: TestAgent;
-
-beforeAll(async () => {
-  env = await startGateway();
-  agent = await createTestAgent(env.s);
-});
-afterAll(async () => env?.close());
+const g = useGateway();
 
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 
 async function post(body: unknown, headers: Record<string, string>) {
-  const res = await fetch(`${env.s.url}/mcp`, {
+  const res = await fetch(`${g.env.s.url}/mcp`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -34,43 +27,43 @@ describe('authentication at /mcp', () => {
   it('answers 401 with WWW-Authenticate pointing at the protected-resource metadata', async () => {
     const r = await post(INIT, {});
     expect(r.status).toBe(401);
-    expect(r.headers.get('www-authenticate')).toMatch(new RegExp(`^Bearer resource_metadata="${env.s.url}/.well-known/oauth-protected-resource"`));
-    const meta = (await (await fetch(`${env.s.url}/.well-known/oauth-protected-resource`)).json()) as { resource: string };
-    expect(meta.resource).toBe(`${env.s.url}/mcp`);
+    expect(r.headers.get('www-authenticate')).toMatch(new RegExp(`^Bearer resource_metadata="${g.env.s.url}/.well-known/oauth-protected-resource"`));
+    const meta = (await (await fetch(`${g.env.s.url}/.well-known/oauth-protected-resource`)).json()) as { resource: string };
+    expect(meta.resource).toBe(`${g.env.s.url}/mcp`);
   });
 
   it("rejects a credential minted for another audience (a token for another service can't be replayed here)", async () => {
-    const t = await startTask(env.s, agent, ['stdio.echo']);
-    const task = await env.s.m.tasks.get(t.taskId);
-    const a = await env.s.m.agents.get(agent.id);
-    const other = await env.s.m.credentials.issue(task, a, 'https://other.example/mcp');
+    const t = await startTask(g.env.s, g.agent, ['stdio.echo']);
+    const task = await g.env.s.m.tasks.get(t.taskId);
+    const a = await g.env.s.m.agents.get(g.agent.id);
+    const other = await g.env.s.m.credentials.issue(task, a, 'https://other.example/mcp');
     const r = await post(INIT, { authorization: `Bearer ${other.token}` });
     expect(r.status).toBe(401);
     expect(JSON.parse(r.text).error_description).toMatch(/audience/);
   });
 
   it('rejects the next request after the task ends, and closes its session', async () => {
-    const t = await startTask(env.s, agent, ['stdio.echo']);
-    const client = await connectAgent(env.s, t.token);
+    const t = await startTask(g.env.s, g.agent, ['stdio.echo']);
+    const client = await connectAgent(g.env.s, t.token);
     expect(text(await client.callTool({ name: 'stdio.echo', arguments: { text: 'hi' } }))).toBe('echo: hi');
-    await env.s.form('/oauth/revoke', { token: t.token }, { token: t.token });
+    await g.env.s.form('/oauth/revoke', { token: t.token }, { token: t.token });
     await new Promise((r) => setTimeout(r, 50));
     const err = await client.callTool({ name: 'stdio.echo', arguments: { text: 'again' } }).then(() => null, (e: Error) => e);
     expect(String(err)).toMatch(/Error POSTing/);
     expect((err as { code?: number }).code).toBe(401);
-    await env.s.m.audit.drain();
-    const rejects = await env.s.api<{ events: Array<{ data: { reason: string } }> }>('GET', `/api/v1/audit?task=${t.taskId}&type=mcp.reject`);
+    await g.env.s.m.audit.drain();
+    const rejects = await g.env.s.api<{ events: Array<{ data: { reason: string } }> }>('GET', `/api/v1/audit?task=${t.taskId}&type=mcp.reject`);
     expect(rejects.body.events[0]!.data.reason).toMatch(/has ended/);
     // The session was closed when the task ended (its upstream connections with it).
-    const sessions = await env.s.api<{ events: Array<{ outcome: string; data: { reason?: string } }> }>('GET', `/api/v1/audit?task=${t.taskId}&type=mcp.session`);
+    const sessions = await g.env.s.api<{ events: Array<{ outcome: string; data: { reason?: string } }> }>('GET', `/api/v1/audit?task=${t.taskId}&type=mcp.session`);
     expect(sessions.body.events.map((e) => e.outcome)).toEqual(['open', 'closed']);
     expect(sessions.body.events[1]!.data.reason).toBe('task ended');
     await client.close().catch(() => undefined);
   });
 
   it("refuses to continue another task's session with this task's credential (session fixation)", async () => {
-    const a = await startTask(env.s, agent, ['stdio.echo']);
-    const b = await startTask(env.s, agent, ['stdio.echo']);
+    const a = await startTask(g.env.s, g.agent, ['stdio.echo']);
+    const b = await startTask(g.env.s, g.agent, ['stdio.echo']);
     const init = await post(INIT, { authorization: `Bearer ${a.token}` });
     const sid = init.headers.get('mcp-session-id')!;
     expect(sid).toBeTruthy();
@@ -81,16 +74,16 @@ describe('authentication at /mcp', () => {
 
 describe('DNS rebinding protection', () => {
   it('refuses a foreign Origin', async () => {
-    const t = await startTask(env.s, agent, ['stdio.echo']);
+    const t = await startTask(g.env.s, g.agent, ['stdio.echo']);
     const r = await post(INIT, { authorization: `Bearer ${t.token}`, origin: 'https://evil.example' });
     expect(r.status).toBe(403);
     expect(r.text).toMatch(/origin `https:\/\/evil.example` is not allowed/);
   });
   it('refuses a foreign Host', async () => {
-    const t = await startTask(env.s, agent, ['stdio.echo']);
+    const t = await startTask(g.env.s, g.agent, ['stdio.echo']);
     const res = await new Promise<number>((resolve, reject) => {
       import('node:http').then(({ request }) => {
-        const u = new URL(`${env.s.url}/mcp`);
+        const u = new URL(`${g.env.s.url}/mcp`);
         const req = request({ host: u.hostname, port: u.port, path: '/mcp', method: 'POST', headers: { host: 'attacker.example', 'content-type': 'application/json', authorization: `Bearer ${t.token}` } }, (res) => {
           res.resume();
           resolve(res.statusCode!);
@@ -107,7 +100,7 @@ describe('bad JSON-RPC', () => {
   let token: string;
   let sid: string;
   beforeAll(async () => {
-    token = (await startTask(env.s, agent, ['stdio.echo'])).token;
+    token = (await startTask(g.env.s, g.agent, ['stdio.echo'])).token;
     sid = (await post(INIT, { authorization: `Bearer ${token}` })).headers.get('mcp-session-id')!;
     await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, { authorization: `Bearer ${token}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' });
   });
@@ -137,8 +130,8 @@ describe('bad calls and misbehaving upstreams', () => {
   let client: Client;
   let token: string;
   beforeAll(async () => {
-    token = (await startTask(env.s, agent, ['stdio.echo', 'stdio.slow', 'stdio.big', 'stdio.die', 'http.echo', 'http.slow'])).token;
-    client = await connectAgent(env.s, token);
+    token = (await startTask(g.env.s, g.agent, ['stdio.echo', 'stdio.slow', 'stdio.big', 'stdio.die', 'http.echo', 'http.slow'])).token;
+    client = await connectAgent(g.env.s, token);
   });
   afterAll(async () => client?.close());
 
@@ -179,8 +172,8 @@ describe('bad calls and misbehaving upstreams', () => {
 
 describe('protocol transparency', () => {
   it('relays progress notifications', async () => {
-    const t = await startTask(env.s, agent, ['stdio.slow']);
-    const client = await connectAgent(env.s, t.token);
+    const t = await startTask(g.env.s, g.agent, ['stdio.slow']);
+    const client = await connectAgent(g.env.s, t.token);
     const seen: number[] = [];
     const r = await client.callTool({ name: 'stdio.slow', arguments: { ms: 150, steps: 3 } }, undefined, { onprogress: (p) => seen.push(p.progress) });
     expect(text(r)).toBe('waited 150 ms');
@@ -189,14 +182,14 @@ describe('protocol transparency', () => {
   });
 
   it('relays log messages, sampling, elicitation and roots to the right agent', async () => {
-    const t = await startTask(env.s, agent, ['stdio.log', 'stdio.ask']);
+    const t = await startTask(g.env.s, g.agent, ['stdio.log', 'stdio.ask']);
     const client = new Client({ name: 'capable-agent', version: '1' }, { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } });
     const logs: unknown[] = [];
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
     client.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', content: { type: 'text', text: 'hi from the agent' }, model: 'test' }));
     client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { ok: true } }));
     client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work', name: 'work' }] }));
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${env.s.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${t.token}` } } }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${g.env.s.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${t.token}` } } }));
     await client.setLoggingLevel('info');
     await client.callTool({ name: 'stdio.log', arguments: { message: 'hello log' } });
     const r = await client.callTool({ name: 'stdio.ask', arguments: {} });
@@ -209,9 +202,9 @@ describe('protocol transparency', () => {
     await client.close();
   });
 
-  it('cancels the upstream call when the agent cancels', async () => {
-    const t = await startTask(env.s, agent, ['stdio.slow']);
-    const client = await connectAgent(env.s, t.token);
+  it('cancels the upstream call when the g.agent cancels', async () => {
+    const t = await startTask(g.env.s, g.agent, ['stdio.slow']);
+    const client = await connectAgent(g.env.s, t.token);
     const ac = new AbortController();
     const started = Date.now();
     const p = client.callTool({ name: 'stdio.slow', arguments: { ms: 30_000 } }, undefined, { signal: ac.signal });
@@ -222,8 +215,8 @@ describe('protocol transparency', () => {
   });
 
   it('paginates with cursors and rejects a forged one', async () => {
-    const t = await startTask(env.s, agent, ['stdio.echo']);
-    const client = await connectAgent(env.s, t.token);
+    const t = await startTask(g.env.s, g.agent, ['stdio.echo']);
+    const client = await connectAgent(g.env.s, t.token);
     const first = await client.listTools();
     expect(first.nextCursor).toBeUndefined();
     await expect(client.listTools({ cursor: 'not-a-cursor' })).rejects.toThrow(/invalid cursor/);
@@ -231,7 +224,7 @@ describe('protocol transparency', () => {
   });
 
   it('negotiates a protocol version the SDK supports', async () => {
-    const t = await startTask(env.s, agent, ['stdio.echo']);
+    const t = await startTask(g.env.s, g.agent, ['stdio.echo']);
     const r = await post({ ...INIT, params: { ...INIT.params, protocolVersion: '2025-03-26' } }, { authorization: `Bearer ${t.token}` });
     expect(r.status).toBe(200);
     expect(r.text).toMatch(/"protocolVersion":"2025-03-26"/);
