@@ -64,7 +64,8 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     return {
       access_token: started.credential.token,
       token_type: 'Bearer',
-      expires_in: Math.max(0, Math.floor(started.credential.expiresAt / 1000) - Math.floor(m.clock.now() / 1000)),
+      // The granted lifetime, from issuance (a slow response must not report a shorter one).
+      expires_in: Math.round((started.task.expiresAt - started.task.createdAt) / 1000),
       scope: 'mandate:task',
       task_id: started.task.id,
       authorization_details: [started.authorizationDetails],
