@@ -19,6 +19,11 @@ const ROOT = resolve(import.meta.dirname, '..');
 setMaxListeners(100_000);
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 
+const summary = (lat) => {
+  lat.sort((a, b) => a - b);
+  return { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), n: lat.length };
+};
+
 async function timeCalls(client, n, fn) {
   for (let i = 0; i < 200; i++) await fn(client, i); // warm-up
   const lat = [];
@@ -27,8 +32,46 @@ async function timeCalls(client, n, fn) {
     await fn(client, i);
     lat.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
-  lat.sort((a, b) => a - b);
-  return { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), n };
+  return summary(lat);
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux only). */
+function cpuMs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks, USER_HZ = 100
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * The same call made directly and through Mandate, interleaved in blocks of 50 so that both
+ * sides see the same machine (this one is noisy), with Mandate's own CPU time per call.
+ */
+async function compare(direct, via, n, fnDirect, fnVia, pid) {
+  for (let i = 0; i < 200; i++) {
+    await fnDirect(direct, i);
+    await fnVia(via, i);
+  }
+  const a = [];
+  const b = [];
+  let cpu = 0;
+  for (let done = 0; done < n; done += 50) {
+    for (let i = done; i < done + 50; i++) {
+      const t = process.hrtime.bigint();
+      await fnDirect(direct, i);
+      a.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    const c0 = cpuMs(pid);
+    for (let i = done; i < done + 50; i++) {
+      const t = process.hrtime.bigint();
+      await fnVia(via, i);
+      b.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    cpu += cpuMs(pid) - c0;
+  }
+  return { direct: summary(a), via: summary(b), cpuPerCall: cpu / b.length };
 }
 
 export async function gateway(log = console.log) {
@@ -88,8 +131,28 @@ export async function gateway(log = console.log) {
     const via = new Client({ name: 'bench-via-mandate', version: '1' });
     await via.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${tok.access_token}` } } }));
 
-    const echoDirect = await timeCalls(direct, CALLS, (c, i) => c.callTool({ name: 'echo', arguments: { message: `m${i}` } }));
-    const echoVia = await timeCalls(via, CALLS, (c, i) => c.callTool({ name: 'everything.echo', arguments: { message: `m${i}` } }));
+    // The floor: a do-nothing Node proxy on the same CPU, measured the same way in this run.
+    const pxPort = await freePort();
+    const [pcmd, pargs] = pinned(0, process.execPath, [join(ROOT, 'bench/servers/raw-proxy.mjs'), String(pxPort), String(upPort)]);
+    const proxy = start(pcmd, pargs);
+    children.push(proxy);
+    await waitHttp(`http://127.0.0.1:${pxPort}/mcp`, { child: proxy });
+    const viaProxy = new Client({ name: 'bench-via-proxy', version: '1' });
+    await viaProxy.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${pxPort}/mcp`)));
+    const echoFn = (c, i) => c.callTool({ name: 'echo', arguments: { message: `m${i}` } });
+    const floor = await compare(direct, viaProxy, CALLS, echoFn, echoFn, proxy.pid);
+    await viaProxy.close();
+    await stop(proxy);
+
+    const echo = await compare(
+      direct,
+      via,
+      CALLS,
+      echoFn,
+      (c, i) => c.callTool({ name: 'everything.echo', arguments: { message: `m${i}` } }),
+      mandate.pid,
+    );
+    const { direct: echoDirect, via: echoVia } = echo;
     const check = await via.callTool({ name: 'everything.echo', arguments: { message: 'check' } });
     if (check.isError) throw new Error(`call through Mandate failed: ${JSON.stringify(check)}`);
 
@@ -101,12 +164,15 @@ export async function gateway(log = console.log) {
     await Promise.all([direct.close(), via.close(), manyDirect.close()]);
     if (/MaxListeners/.test(mandate.output())) log('  warning: the Mandate process reported listener leaks:', mandate.output().split('\n').find((l) => /MaxListeners/.test(l)));
 
-    log(`Gateway overhead (sequential calls over streamable HTTP; Mandate on CPU 0, upstream on CPU 1; every call authenticated, decided, forwarded and audited)`);
+    log(`Gateway overhead (sequential calls over streamable HTTP, direct and via Mandate interleaved in blocks of 50; Mandate on CPU 0, upstream on CPU 1; every call authenticated, decided, forwarded and audited)`);
     log(`  echo direct to the upstream        p50 ${echoDirect.p50.toFixed(3)} ms   p99 ${echoDirect.p99.toFixed(3)} ms   (${CALLS} calls)`);
     log(`  echo through Mandate               p50 ${echoVia.p50.toFixed(3)} ms   p99 ${echoVia.p99.toFixed(3)} ms   (${CALLS} calls)`);
     log(`  added by Mandate                   p50 ${(echoVia.p50 - echoDirect.p50).toFixed(3)} ms   p99 ${(echoVia.p99 - echoDirect.p99).toFixed(3)} ms   (target: p50 < 1 ms, p99 < 3 ms)`);
+    log(`  Mandate's own CPU per call         ${echo.cpuPerCall.toFixed(3)} ms (user+system of all its threads, from /proc)`);
+    const floorAdded = floor.via.p50 - floor.direct.p50;
+    log(`  floor: a do-nothing Node proxy     adds p50 ${floorAdded.toFixed(3)} ms   p99 ${(floor.via.p99 - floor.direct.p99).toFixed(3)} ms, CPU ${floor.cpuPerCall.toFixed(3)} ms per call; Mandate adds ${((echoVia.p50 - echoDirect.p50) / floorAdded).toFixed(2)}x the floor`);
     log(`  tools/list, 100 upstream tools     direct (stdio) p50 ${listDirect.p50.toFixed(3)} ms p99 ${listDirect.p99.toFixed(3)} ms; through Mandate (${listed} listed) p50 ${listVia.p50.toFixed(3)} ms p99 ${listVia.p99.toFixed(3)} ms`);
-    return { echoDirect, echoVia, listDirect, listVia };
+    return { echoDirect, echoVia, listDirect, listVia, floor };
   } finally {
     for (const c of children) await stop(c);
     rmSync(tmp, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { AgentHttpTransport } from './http-transport.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
@@ -57,7 +57,7 @@ function page<T>(items: T[], cursor: string | undefined): { items: T[]; nextCurs
 
 export class AgentSession {
   readonly server: Server;
-  transport!: StreamableHTTPServerTransport;
+  transport!: AgentHttpTransport;
   id: string | undefined;
   lastSeen = Date.now();
   closed = false;

@@ -4,8 +4,6 @@
 // here and in the one authorizer; the data path of a call is `call-tool.ts`.
 
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest, type Prompt, type Resource } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -22,6 +20,7 @@ import type { CredentialService } from '../tasks/credentials.js';
 import type { RevocationList } from '../tasks/revocation.js';
 import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
 import { AgentSession } from './agent-session.js';
+import { AgentHttpTransport } from './http-transport.js';
 import type { CallAuthorizer } from './authorize.js';
 import type { ToolCatalog } from './catalog.js';
 import type { UpstreamManager } from './upstreams.js';
@@ -120,15 +119,9 @@ export class McpGateway {
       if (!session) return this.unauthorized(reply, 'invalid_token', "the credential's task is not active");
     }
     session.lastSeen = Date.now();
-    (req.raw as IncomingMessage & { auth?: unknown }).auth = {
-      token,
-      clientId: claims.client_id,
-      scopes: ['mandate:task'],
-      expiresAt: claims.exp,
-      extra: { taskId: claims.task_id },
-    };
+    const authInfo = { token, clientId: claims.client_id, scopes: ['mandate:task'], expiresAt: claims.exp, extra: { taskId: claims.task_id } };
     reply.hijack();
-    await session.transport.handleRequest(req.raw, reply.raw, req.body);
+    await session.transport.handle(req.raw, reply.raw, req.body, { authInfo });
   }
 
   private async openSession(agentId: string, taskId: string): Promise<AgentSession | undefined> {
@@ -140,14 +133,15 @@ export class McpGateway {
       this.states.set(task.id, state);
     }
     const session = new AgentSession(this, agent, state);
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
+    const id = randomUUID();
+    const transport = new AgentHttpTransport({
+      sessionId: id,
+      onInitialized: () => {
         session.id = id;
         this.sessions.set(id, session);
         void this.audit.record({ type: 'mcp.session', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'open', data: { session: id } });
       },
-      onsessionclosed: (id) => void this.closeSession(id, 'closed by the agent'),
+      onSessionClosed: () => this.closeSession(id, 'closed by the agent'),
     });
     session.transport = transport;
     await session.server.connect(transport);

@@ -4,12 +4,11 @@
 import { isAbsolute, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { MandateError, q } from '../core/errors.js';
-import { nodeFetch } from './http-fetch.js';
+import { UpstreamHttpTransport } from './upstream-http-transport.js';
 
 export const MANDATE_CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
 
@@ -41,7 +40,7 @@ export async function connectUpstream(o: ConnectOptions): Promise<Client> {
   const { name, config } = o;
   const client = new Client(MANDATE_CLIENT_INFO, { capabilities: o.capabilities ?? {} });
   o.setup?.(client);
-  let transport: StdioClientTransport | StreamableHTTPClientTransport;
+  let transport: StdioClientTransport | UpstreamHttpTransport;
   if (config.command) {
     const env: Record<string, string> = { ...getDefaultEnvironment() };
     for (const [k, v] of Object.entries(config.env)) env[k] = expandEnv(v, process.env, `upstream ${q(name)} env ${q(k)}`);
@@ -55,7 +54,7 @@ export async function connectUpstream(o: ConnectOptions): Promise<Client> {
   } else if (config.url) {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(config.headers)) headers[k] = expandEnv(v, process.env, `upstream ${q(name)} header ${q(k)}`);
-    transport = new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers }, fetch: nodeFetch });
+    transport = new UpstreamHttpTransport(new URL(config.url), { headers });
   } else {
     throw new MandateError('config_invalid', `upstream ${q(name)} has neither \`command\` nor \`url\``);
   }

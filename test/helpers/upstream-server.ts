@@ -22,7 +22,8 @@ export interface TestUpstream {
   close(): Promise<void>;
 }
 
-export async function startHttpUpstream(): Promise<TestUpstream> {
+/** `json`: answer every POST with one JSON body (the SDK's JSON response mode) instead of SSE. */
+export async function startHttpUpstream(opts: { json?: boolean } = {}): Promise<TestUpstream> {
   const extraTools: string[] = [];
   const addExtra = (server: McpServer, name: string) =>
     server.registerTool(name, { description: `added later: ${name}`, inputSchema: {}, annotations: { readOnlyHint: true, openWorldHint: false } }, async () => ({ content: [{ type: 'text' as const, text: `${name} ran` }] }));
@@ -61,6 +62,7 @@ export async function startHttpUpstream(): Promise<TestUpstream> {
       for (const n of extraTools) addExtra(server, n);
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
+        enableJsonResponse: opts.json ?? false,
         onsessioninitialized: (id) => void sessions.set(id, { transport, server, tools }),
       });
       transport.onclose = () => {

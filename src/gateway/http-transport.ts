@@ -1,0 +1,245 @@
+// The agent-facing half of MCP streamable HTTP, on Node's own request and response objects.
+//
+// Why not the SDK's StreamableHTTPServerTransport: it answers every POST with an SSE stream
+// (headers, events and end as separate socket writes) or, in JSON mode, silently drops the
+// progress and log notifications that belong to a call. Here each POST that carries requests
+// is answered with one `application/json` write when nothing but the responses is sent, and
+// is upgraded to `text/event-stream` the moment anything related to it (progress, a log
+// line, a sampling request) must go out first, both of which the transport spec allows. On
+// this path a call costs one write instead of three, which is most of the gateway's overhead.
+//
+// Session lookup, authentication and DNS-rebinding checks happen before this (mcp-gateway.ts).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  isInitializeRequest,
+  isJSONRPCErrorResponse,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  JSONRPCMessageSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type JSONRPCMessage,
+  type MessageExtraInfo,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+
+const MAX_BATCH = 100;
+const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' } as const;
+
+/** One POST that carried requests: its HTTP response stays open until every request is answered. */
+interface Exchange {
+  res: ServerResponse;
+  ids: RequestId[];
+  responses: Map<RequestId, JSONRPCMessage>;
+  sse: boolean;
+  done: boolean;
+  keepAlive?: NodeJS.Timeout | undefined;
+}
+
+export interface AgentHttpTransportOptions {
+  sessionId: string;
+  /** `initialize` was accepted: the session exists from now on. */
+  onInitialized: () => void;
+  /** The agent sent DELETE: the session ends. */
+  onSessionClosed: () => Promise<void> | void;
+  keepAliveMs?: number;
+}
+
+export class AgentHttpTransport implements Transport {
+  readonly sessionId: string;
+  onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+
+  private initialized = false;
+  private closed = false;
+  private readonly byRequest = new Map<RequestId, Exchange>();
+  private standalone: { res: ServerResponse; keepAlive: NodeJS.Timeout } | undefined;
+  private readonly keepAliveMs: number;
+
+  constructor(private readonly opts: AgentHttpTransportOptions) {
+    this.sessionId = opts.sessionId;
+    this.keepAliveMs = opts.keepAliveMs ?? 15_000;
+  }
+
+  async start(): Promise<void> {}
+
+  /** Serves one HTTP request of this session (POST, GET or DELETE). `body` is the parsed JSON body. */
+  async handle(req: IncomingMessage, res: ServerResponse, body: unknown, extra: Omit<MessageExtraInfo, 'requestInfo'>): Promise<void> {
+    if (this.closed) return reply(res, 404, -32001, 'session not found (it ended): initialize a new one');
+    switch (req.method) {
+      case 'POST':
+        return this.post(req, res, body, extra);
+      case 'GET':
+        return this.get(req, res);
+      case 'DELETE':
+        return this.delete(req, res);
+      default:
+        res.setHeader('allow', 'GET, POST, DELETE');
+        return reply(res, 405, -32000, `method ${req.method} is not allowed on the MCP endpoint (use POST, GET or DELETE)`);
+    }
+  }
+
+  private async post(req: IncomingMessage, res: ServerResponse, body: unknown, extra: Omit<MessageExtraInfo, 'requestInfo'>): Promise<void> {
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+      return reply(res, 406, -32000, 'Not Acceptable: the Accept header must list both application/json and text/event-stream');
+    }
+    if (Array.isArray(body) && body.length > MAX_BATCH) return reply(res, 400, -32600, `a batch may hold at most ${MAX_BATCH} messages`);
+    const raw = Array.isArray(body) ? body : [body];
+    if (raw.length === 0) return reply(res, 400, -32600, 'an empty batch is not a JSON-RPC message');
+    const messages: JSONRPCMessage[] = [];
+    for (const m of raw) {
+      const parsed = JSONRPCMessageSchema.safeParse(m);
+      if (!parsed.success) return reply(res, 400, -32600, `not a JSON-RPC 2.0 message: ${describe(parsed.error)}`);
+      messages.push(parsed.data);
+    }
+
+    const init = messages.some(isInitializeRequest);
+    if (init) {
+      if (this.initialized) return reply(res, 400, -32600, 'this session is already initialized');
+      if (messages.length > 1) return reply(res, 400, -32600, '`initialize` must be sent alone');
+      this.initialized = true;
+      this.opts.onInitialized();
+    } else {
+      const problem = this.checkVersion(req);
+      if (problem) return reply(res, 400, -32000, problem);
+    }
+
+    const info: MessageExtraInfo = { ...extra, requestInfo: { headers: req.headers } };
+    const requests = messages.filter(isJSONRPCRequest);
+    if (requests.length === 0) {
+      // Notifications and responses (to our sampling/elicitation/roots requests): accepted.
+      res.writeHead(202).end();
+      for (const m of messages) this.onmessage?.(m, info);
+      return;
+    }
+    const ex: Exchange = { res, ids: requests.map((r) => r.id), responses: new Map(), sse: false, done: false };
+    for (const id of ex.ids) {
+      if (this.byRequest.has(id)) return reply(res, 400, -32600, `request id ${JSON.stringify(id)} is already in flight in this session`);
+    }
+    for (const id of ex.ids) this.byRequest.set(id, ex);
+    // The agent went away before every answer was written: nothing more goes to this response.
+    res.once('close', () => {
+      if (!ex.done) this.finish(ex);
+    });
+    for (const m of messages) this.onmessage?.(m, info);
+  }
+
+  private async get(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!(req.headers.accept ?? '').includes('text/event-stream')) return reply(res, 406, -32000, 'Not Acceptable: the Accept header must list text/event-stream');
+    const problem = this.checkVersion(req);
+    if (problem) return reply(res, 400, -32000, problem);
+    if (this.standalone) return reply(res, 409, -32000, 'this session already has its server-to-client stream open (one GET stream per session)');
+    res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
+    res.flushHeaders();
+    const keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.keepAliveMs);
+    keepAlive.unref();
+    const stream = { res, keepAlive };
+    this.standalone = stream;
+    res.once('close', () => {
+      clearInterval(keepAlive);
+      if (this.standalone === stream) this.standalone = undefined;
+    });
+  }
+
+  private async delete(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const problem = this.checkVersion(req);
+    if (problem) return reply(res, 400, -32000, problem);
+    res.writeHead(200).end();
+    await this.opts.onSessionClosed();
+  }
+
+  private checkVersion(req: IncomingMessage): string | null {
+    const v = req.headers['mcp-protocol-version'];
+    if (typeof v === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(v)) {
+      return `unsupported MCP protocol version ${JSON.stringify(v)} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`;
+    }
+    return null;
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    const isResponse = isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message);
+    const id = isResponse ? (message as { id: RequestId }).id : options?.relatedRequestId;
+    const ex = id === undefined ? undefined : this.byRequest.get(id);
+    if (!ex) {
+      // Not tied to a request still open (list changes, server-initiated requests): the GET stream.
+      if (!isResponse && this.standalone) this.standalone.res.write(sseEvent(message));
+      return;
+    }
+    if (!isResponse) {
+      this.upgrade(ex);
+      ex.res.write(sseEvent(message));
+      return;
+    }
+    ex.responses.set(id!, message);
+    if (ex.sse) ex.res.write(sseEvent(message));
+    if (ex.responses.size < ex.ids.length) return;
+    if (!ex.sse) {
+      const payload = ex.ids.length === 1 ? message : ex.ids.map((i) => ex.responses.get(i));
+      const json = JSON.stringify(payload);
+      ex.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'mcp-session-id': this.sessionId });
+      ex.res.end(json);
+    } else {
+      ex.res.end();
+    }
+    this.finish(ex);
+  }
+
+  /** Something other than the answers must go out first: this response becomes an SSE stream. */
+  private upgrade(ex: Exchange): void {
+    if (ex.sse) return;
+    ex.sse = true;
+    ex.res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
+    ex.keepAlive = setInterval(() => ex.res.write(': keepalive\n\n'), this.keepAliveMs);
+    ex.keepAlive.unref();
+  }
+
+  private finish(ex: Exchange): void {
+    ex.done = true;
+    if (ex.keepAlive) clearInterval(ex.keepAlive);
+    for (const id of ex.ids) if (this.byRequest.get(id) === ex) this.byRequest.delete(id);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Calls still open get an answer rather than a hang.
+    const open = new Set(this.byRequest.values());
+    for (const ex of open) {
+      for (const id of ex.ids) {
+        if (!ex.responses.has(id)) ex.responses.set(id, { jsonrpc: '2.0', id, error: { code: -32001, message: 'the session closed before this request completed (the task ended or the session expired)' } });
+      }
+      if (ex.sse) {
+        for (const id of ex.ids) ex.res.write(sseEvent(ex.responses.get(id)!));
+        ex.res.end();
+      } else if (!ex.res.headersSent) {
+        const json = JSON.stringify(ex.ids.length === 1 ? ex.responses.get(ex.ids[0]!) : ex.ids.map((i) => ex.responses.get(i)));
+        ex.res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': this.sessionId }).end(json);
+      }
+      this.finish(ex);
+    }
+    if (this.standalone) {
+      clearInterval(this.standalone.keepAlive);
+      this.standalone.res.end();
+      this.standalone = undefined;
+    }
+    this.onclose?.();
+  }
+}
+
+function sseEvent(message: unknown): string {
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+}
+
+function reply(res: ServerResponse, status: number, code: number, message: string): void {
+  const json = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
+}
+
+function describe(err: { issues: { path: PropertyKey[]; message: string }[] }): string {
+  const i = err.issues[0];
+  if (!i) return 'invalid';
+  return i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message;
+}
