@@ -3,6 +3,8 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { ApprovalService } from './approvals/approval-service.js';
+import { WebhookNotifier } from './approvals/webhooks.js';
 import { AuditLog } from './audit/audit-log.js';
 import { publicUrlOf, type MandateConfig } from './config/load.js';
 import { systemClock, type Clock } from './core/clock.js';
@@ -17,6 +19,7 @@ import { ensureAdminToken } from './identity/admin-token.js';
 import { AgentService } from './identity/agent-service.js';
 import { ApiTokenService } from './identity/api-tokens.js';
 import { ClientAssertionVerifier } from './identity/client-assertion.js';
+import { UserService } from './identity/users.js';
 import { SigningKeys } from './identity/signing-keys.js';
 import { AuthzenPdp } from './pdp/authzen.js';
 import { EntityStore } from './policy/entity-store.js';
@@ -60,6 +63,9 @@ export interface Mandate {
   adminTokenPath: string;
   adminTokenCreated: boolean;
   apiTokens: ApiTokenService;
+  users: UserService;
+  approvals: ApprovalService;
+  webhooks: WebhookNotifier;
   agents: AgentService;
   assertions: ClientAssertionVerifier;
   tools: ToolCatalog;
@@ -131,8 +137,16 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       clockSkew: config.identity.clockSkew,
     });
     const apiTokens = new ApiTokenService(store, admin.hash, audit, clock);
+    const users = new UserService(store, audit, clock, () => apiTokens.invalidate());
+    const webhooks = new WebhookNotifier(config.approvals, audit, clock, opts.logger);
+    const approvals = new ApprovalService({ store, audit, clock, config: config.approvals, notifier: webhooks, tools, policyVersion: () => policy.version, baseUrl: () => endpoints.base, logger: opts.logger });
+    tasks.setApprovals({
+      forTaskStart: (task, agent, decisions, ttl) => approvals.forTaskStart(task, agent, decisions, ttl),
+      forTask: async (taskId) => (await approvals.list({ taskId, limit: 1 }))[0] ?? null,
+    });
+    policy.onReload((version) => void approvals.policyChanged(version).catch((err) => opts.logger?.error({ err }, 'voiding approvals after a policy change failed')));
     const authorizer = new CallAuthorizer(policy, clock);
-    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, logger: opts.logger });
+    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, logger: opts.logger });
     const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types });
 
     let sweeper: NodeJS.Timeout | undefined;
@@ -147,6 +161,9 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       adminTokenPath: admin.path,
       adminTokenCreated: admin.created,
       apiTokens,
+      users,
+      approvals,
+      webhooks,
       agents,
       assertions,
       tools,
@@ -164,6 +181,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       app: undefined as unknown as FastifyInstance,
       async sweep() {
         const now = clock.now();
+        await approvals.sweep();
         await tasks.expireDue();
         await store.pruneReplay(now);
         await revocations.prune(now);
@@ -181,6 +199,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       async close() {
         if (sweeper) clearInterval(sweeper);
         await gateway.close();
+        await webhooks.close();
         await m.app.close();
         await upstreams.close();
         await audit.drain();

@@ -3,6 +3,7 @@
 
 import { Command } from 'commander';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerApprovalCommands } from './commands/approvals.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -28,5 +29,6 @@ registerPolicyCommands(program);
 registerTokenCommands(program);
 registerToolCommands(program);
 registerUpstreamCommands(program);
+registerApprovalCommands(program);
 
 await program.parseAsync(process.argv);

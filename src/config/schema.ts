@@ -24,6 +24,40 @@ export const toolConfigSchema = z
     inputSchema: z.record(z.string(), z.unknown()).optional(),
     /** Which arguments name resources, and how: `{ path: path }`. */
     resources: z.record(z.string(), z.enum(RESOURCE_KINDS)).default({}),
+    /** Arguments redacted wherever an approval shows the call (approval records, webhooks, CLI). */
+    sensitive: z.array(z.string()).default([]),
+  })
+  .strict();
+
+const webhookSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }),
+    /** Shared secret for the HMAC-SHA256 signature (`${NAME}` reads it from the environment). */
+    secret: z.string().min(16, 'a webhook secret needs at least 16 characters'),
+    /** `json`: Mandate's payload; `slack`: a Slack-compatible `{ "text": … }` body (signed the same way). */
+    format: z.enum(['json', 'slack']).default('json'),
+  })
+  .strict();
+
+export const approvalsConfigSchema = z
+  .object({
+    /** How long an approval request stays open, in seconds (default 15 minutes). */
+    ttl: z.number().int().min(10).max(7 * 24 * 3600).default(900),
+    /** How long the gateway holds an approval-gated call open waiting for a decision, in seconds. */
+    wait: z.number().min(0).max(600).default(30),
+    /** Approver groups: `owner` (the agent's owner) or a role given to users; each may have a webhook. */
+    groups: z.record(z.string(), z.object({ webhook: webhookSchema.optional() }).strict()).default({}),
+    breakglass: z
+      .object({
+        /** Who may approve break-glass requests (`owner`, `role:<name>`). */
+        approvers: z.array(z.string().regex(/^(owner|role:[A-Za-z0-9_.-]+)$/, '`owner` or `role:<name>`')).min(1).default(['role:security']),
+        /** Distinct approvers needed, none of them the requester. */
+        quorum: z.number().int().min(1).max(10).default(2),
+        /** Hard cap on a break-glass task's lifetime, in seconds (default 1 hour). */
+        maxTtl: z.number().int().min(60).max(24 * 3600).default(3600),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -122,6 +156,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    approvals: approvalsConfigSchema.prefault({}),
     logging: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
@@ -131,4 +166,5 @@ export const configSchema = z
 
 export type MandateConfigFile = z.infer<typeof configSchema>;
 export type ToolConfig = z.infer<typeof toolConfigSchema>;
+export type ApprovalsConfig = z.infer<typeof approvalsConfigSchema>;
 export type UpstreamConfig = z.infer<typeof upstreamConfigSchema>;

@@ -12,6 +12,10 @@ export type ErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'invalid_target'
+  // RFC 8628 §3.5 (a task start waiting for a human)
+  | 'authorization_pending'
+  | 'access_denied'
+  | 'expired_token'
   // management and PDP API
   | 'unauthorized'
   | 'forbidden'
@@ -37,6 +41,9 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   invalid_token: 401,
   insufficient_scope: 403,
   invalid_target: 400,
+  authorization_pending: 400,
+  access_denied: 400,
+  expired_token: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

@@ -16,6 +16,8 @@ export interface ToolSpec {
   inputSchema: Record<string, unknown> | undefined;
   /** Arguments that name resources, and how to turn their values into resource URIs. */
   resources: Record<string, ResourceKind>;
+  /** Arguments redacted wherever an approval shows the call. */
+  sensitive?: string[];
   /** The tool's own name at its upstream (what is forwarded). */
   remoteName: string;
   title?: string | undefined;

@@ -17,6 +17,7 @@ import { q } from '../core/errors.js';
 
 export const SCOPE_POLICY_ID = 'mandate:task-scope';
 export const PINNING_POLICY_ID = 'mandate:tool-pinning';
+export const BREAK_GLASS_POLICY_ID = 'mandate:break-glass';
 
 export interface CallRequest {
   agent: Agent;
@@ -30,6 +31,21 @@ export interface CallRequest {
 export interface CallDecision extends Decision {
   /** Normalised resource URIs the call names. */
   resources: string[];
+}
+
+/**
+ * A break-glass task was approved by several people for exactly these tools: inside its scope it
+ * lifts default deny (no permit matched) and approval gates. An explicit `forbid` still denies
+ * (those are the hard limits), and so does a policy error (fail closed).
+ */
+export function breakGlass(d: Decision): Decision {
+  if (d.decision === 'allow') return d;
+  if (d.errors.length) return d;
+  if (d.decision === 'approval_required' || d.policyIds.length === 0) {
+    const { approval: _a, ...rest } = d;
+    return { ...rest, decision: 'allow', policyIds: [...d.policyIds, BREAK_GLASS_POLICY_ID], reasons: [`break-glass: ${d.decision === 'approval_required' ? 'approval gate' : 'default deny'} lifted for this emergency task`] };
+  }
+  return d;
 }
 
 export class CallAuthorizer {
@@ -72,6 +88,7 @@ export class CallAuthorizer {
       },
       entities: [agentEntity(agent), toolEntity(tool)],
     });
+    if (task.breakGlass) return { ...breakGlass(decision), resources: scope.resources };
     return { ...decision, resources: scope.resources };
   }
 

@@ -6,12 +6,32 @@
 import { McpError, type CallToolRequest, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { MandateError, q } from '../core/errors.js';
 import type { Decision } from '../policy/engine.js';
+import type { Approval } from '../storage/types.js';
 import type { AgentSession, RequestExtra } from './agent-session.js';
 
 const MAX_ARGS_BYTES = 1024 * 1024;
 
 function textResult(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
+}
+
+/** What the agent (a model) reads when a gated call did not run: which approval, and what to do. */
+function approvalMessage(a: Approval, tool: string, reason: string, decisionId: string): string {
+  const by = a.decisions.find((x) => x.decision === 'deny');
+  switch (a.status) {
+    case 'denied':
+      return `denied: ${by?.by ?? 'an approver'} refused approval ${a.id} for this call${by?.reason ? ` (${by.reason})` : ''}; do not retry it (decision ${decisionId})`;
+    case 'expired':
+      return `approval ${a.id} expired before it was used; retrying the identical call asks again (decision ${decisionId})`;
+    case 'used':
+      return `approval ${a.id} was already used by an identical call (each approval runs one call); retrying asks for a new approval (decision ${decisionId})`;
+    default:
+      return (
+        `approval required: ${reason}. Approval ${a.id} is pending until ${new Date(a.expiresAt).toISOString()} ` +
+        `(approvers: ${a.approvers.join(' or ')}${a.quorum > 1 ? `, ${a.quorum} of them` : ''}; they run \`mandate approvals approve ${a.id}\`). ` +
+        `Once approved, retry this identical ${q(tool)} call with the same arguments: it will run once. (decision ${decisionId})`
+      );
+  }
 }
 
 export async function callTool(session: AgentSession, request: CallToolRequest, extra: RequestExtra): Promise<CallToolResult> {
@@ -23,6 +43,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
   let outcome = 'error';
   let reason: string | null = null;
   let upstream: string | null = null;
+  let approvalId: string | null = null;
   const args = (request.params?.arguments ?? {}) as Record<string, unknown>;
   try {
     // 1. Parse: the SDK checked the JSON-RPC envelope; the arguments must be a bounded object.
@@ -47,13 +68,38 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     decision = gw.authorizer.authorize({ agent: session.agent, task: session.state.task, tool, args, calls });
     resources = (decision as { resources?: string[] }).resources ?? [];
 
-    // 6. Approval hook: human approval of one exact action arrives with the approvals workflow;
-    //    until then an approval-gated call is refused with that reason.
+    // 6. Approval: a gated call waits (bounded) for a human's yes to this exact action, and
+    //    consumes it once; otherwise the agent is told which approval to wait for.
+    if (decision.decision === 'approval_required') {
+      const gate = await gw.approvals.forToolCall({ task: session.state.task, agent: session.agent, tool, args, decision });
+      approvalId = gate.approval.id;
+      let a = gate.approval;
+      if (a.status === 'pending') {
+        const token = extra._meta?.progressToken;
+        const wait = gw.approvalWaitMs();
+        const progress =
+          token === undefined
+            ? undefined
+            : (ms: number) =>
+                void extra
+                  .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: Math.round(ms / 1000), total: Math.round(wait / 1000), message: `waiting for approval ${a.id} (${a.approvers.join(' or ')})` } })
+                  .catch(() => undefined);
+        progress?.(0);
+        a = (await gw.approvals.waitForDecision(a.id, wait, extra.signal, progress)) ?? a;
+        // The task may have ended while we waited: the credential is checked again.
+        await session.authenticate(extra);
+      }
+      if (a.status !== 'approved' || !(await gw.approvals.consume(a, gate.hash))) {
+        outcome = a.status === 'denied' ? 'denied' : 'approval_pending';
+        reason = decision.reasons.join('; ');
+        return textResult(approvalMessage(a, name, reason, decision.id));
+      }
+      decision = { ...decision, decision: 'allow', reasons: [...decision.reasons, `approved by ${a.decisions.filter((x) => x.decision === 'approve').map((x) => x.by).join(', ')} (${a.id})`] };
+    }
     if (decision.decision !== 'allow') {
       outcome = 'denied';
       reason = decision.reasons.join('; ');
-      const why = decision.decision === 'approval_required' ? `requires human approval (${reason})` : reason;
-      return textResult(`denied by Mandate: ${why} (decision ${decision.id})`);
+      return textResult(`denied by Mandate: ${reason} (decision ${decision.id})`);
     }
 
     // 7. Forward: the upstream connection carries its own secrets; the agent's credential never leaves.
@@ -105,6 +151,8 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
           policyIds: decision?.policyIds ?? [],
           reasons: decision?.reasons ?? (reason ? [reason] : []),
           policyVersion: decision?.policyVersion ?? gw.policyVersion(),
+          approval: approvalId,
+          ...(session.state.task.breakGlass ? { breakGlass: true } : {}),
           error: outcome === 'error' ? reason : null,
           latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
         },

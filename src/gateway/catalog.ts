@@ -74,6 +74,7 @@ export class ToolCatalog implements ToolLookup {
           risk,
           classification: cfg?.classification ?? 'internal',
           tags: cfg?.tags ?? [],
+          sensitive: cfg?.sensitive ?? [],
           inputSchema: d?.inputSchema ?? cfg?.inputSchema,
           resources: { ...upstreamResources(u, d?.inputSchema ?? cfg?.inputSchema), ...(cfg?.resources ?? {}) },
           annotations: d?.annotations,

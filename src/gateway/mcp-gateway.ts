@@ -19,6 +19,7 @@ import type { Agent, AgentStore, Task, TaskStore } from '../storage/types.js';
 import type { CredentialService } from '../tasks/credentials.js';
 import type { RevocationList } from '../tasks/revocation.js';
 import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
+import type { ApprovalService } from '../approvals/approval-service.js';
 import { AgentSession } from './agent-session.js';
 import { AgentHttpTransport } from './http-transport.js';
 import type { CallAuthorizer } from './authorize.js';
@@ -44,6 +45,7 @@ export interface GatewayDeps {
   audit: AuditLog;
   clock: Clock;
   endpoints: { base: string; mcp: string };
+  approvals: ApprovalService;
   logger?: Logger | undefined;
 }
 
@@ -61,6 +63,7 @@ export class McpGateway {
   readonly endpoints: { base: string; mcp: string };
   readonly logger: Logger | undefined;
   readonly baseDir: string;
+  readonly approvals: ApprovalService;
 
   constructor(private readonly d: GatewayDeps) {
     this.tools = d.tools;
@@ -71,6 +74,7 @@ export class McpGateway {
     this.endpoints = d.endpoints;
     this.logger = d.logger;
     this.baseDir = d.config.baseDir;
+    this.approvals = d.approvals;
     // A task that ends takes its sessions (and their upstream connections) with it.
     d.revocations.onRevoked((r) => void this.endTask(r.taskId));
     d.upstreams.onChange(() => {
@@ -248,6 +252,10 @@ export class McpGateway {
 
   maxResultBytes(upstream: string): number {
     return this.upstreams.config(upstream)?.maxResultBytes ?? this.d.config.gateway.maxResultBytes;
+  }
+
+  approvalWaitMs(): number {
+    return this.d.config.approvals.wait * 1000;
   }
 
   policyVersion(): string {

@@ -12,6 +12,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerMcpRoutes } from './routes/mcp.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
 import { registerPolicyRoutes } from './routes/policies.js';
+import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 
@@ -81,6 +82,7 @@ export async function buildApp(m: Mandate): Promise<FastifyInstance> {
   registerPolicyRoutes(app, m);
   registerTokenRoutes(app, m);
   registerMcpRoutes(app, m);
+  registerApprovalRoutes(app, m);
   await app.ready();
   return app;
 }

@@ -19,10 +19,13 @@ export async function requireCaller(m: Mandate, req: FastifyRequest, roles: Arra
   if (!token) throw new MandateError('unauthorized', 'authentication required: send `Authorization: Bearer <token>` (the admin token is in <data-dir>/admin-token)');
   const caller = await m.apiTokens.authenticate(token);
   if (!caller) {
-    if (token.split('.').length === 3) throw new MandateError('unauthorized', 'agent credentials are not accepted on this endpoint: use an admin or PEP token');
+    if (token.split('.').length === 3) throw new MandateError('unauthorized', 'agent credentials are not accepted on this endpoint: use an admin, PEP or personal user token');
     throw new MandateError('unauthorized', 'invalid or revoked token');
   }
-  if (!roles.includes(caller.role)) throw new MandateError('forbidden', `this endpoint needs a ${roles.join(' or ')} token`);
+  if (!roles.includes(caller.role)) {
+    const hint = caller.role === 'user' ? ' (personal user tokens approve and read approvals; the admin token manages Mandate)' : '';
+    throw new MandateError('forbidden', `this endpoint needs a ${roles.join(' or ')} token${hint}`);
+  }
   return caller;
 }
 

@@ -6,12 +6,14 @@ import { MandateError, q } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import { newId, newSecret } from '../core/ids.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import type { ApiToken, ApiTokenRole, ApiTokenStore } from '../storage/types.js';
+import type { ApiToken, ApiTokenRole, ApiTokenStore, User, UserStore } from '../storage/types.js';
 
 export interface Caller {
-  role: ApiTokenRole;
-  /** How the caller appears in audit: `admin` or `token:<name>`. */
+  role: ApiTokenRole | 'user';
+  /** How the caller appears in audit: `admin`, `token:<name>` or `user:<email>`. */
   name: string;
+  /** The person, for personal (user) tokens. */
+  user?: User;
 }
 
 const TOKEN_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -20,7 +22,7 @@ export class ApiTokenService {
   private readonly cache = new Map<string, Caller | null>();
 
   constructor(
-    private readonly store: ApiTokenStore,
+    private readonly store: ApiTokenStore & Pick<UserStore, 'findUserByTokenHash'>,
     private readonly adminHash: string,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
@@ -32,7 +34,11 @@ export class ApiTokenService {
     if (hash === this.adminHash) return { role: 'admin', name: 'admin' };
     if (this.cache.has(hash)) return this.cache.get(hash)!;
     const t = await this.store.findApiTokenByHash(hash);
-    const caller = t && t.revokedAt === null ? { role: t.role, name: `token:${t.name}` } : null;
+    let caller: Caller | null = t && t.revokedAt === null ? { role: t.role, name: `token:${t.name}` } : null;
+    if (!t) {
+      const u = await this.store.findUserByTokenHash(hash);
+      if (u && u.status === 'active') caller = { role: 'user', name: `user:${u.email}`, user: u };
+    }
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, caller);
     return caller;
@@ -51,6 +57,11 @@ export class ApiTokenService {
     }
     await this.audit.record({ type: 'token.create', actor, outcome: 'success', data: { name, role, id: record.id } });
     return { token, record };
+  }
+
+  /** Forget cached callers (a user was disabled or rotated their token). */
+  invalidate(): void {
+    this.cache.clear();
   }
 
   list(): Promise<ApiToken[]> {

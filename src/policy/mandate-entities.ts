@@ -42,5 +42,6 @@ export function taskInfo(task: Task): Record<string, CedarValueJson> {
     labels: task.labels,
     tools: task.scope.tools.map((t) => t.name),
     resources: task.scope.resources,
+    breakGlass: task.breakGlass === true,
   };
 }

@@ -76,6 +76,8 @@ export interface Task {
   endReason: string | null;
   /** The decision that started the task. */
   decisionId: string | null;
+  /** An emergency task approved by several people: lifts default deny and approval gates, never delegates. */
+  breakGlass?: boolean;
 }
 
 export interface TaskFilter {
@@ -165,6 +167,98 @@ export interface ToolPinStore {
   putToolPin(pin: ToolPin): Promise<void>;
 }
 
+export type UserStatus = 'active' | 'disabled';
+
+/** A person who approves (and may use the CLI): authenticated by a personal token, stored hashed. */
+export interface User {
+  id: string;
+  name: string;
+  email: string;
+  roles: string[];
+  status: UserStatus;
+  tokenHash: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type ApprovalKind = 'tool_call' | 'task_start' | 'breakglass' | 'authzen';
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
+
+export interface ApprovalDecision {
+  /** `user:<email>` */
+  by: string;
+  decision: 'approve' | 'deny';
+  at: number;
+  reason: string | null;
+}
+
+/** A human's yes or no to one exact action, identified by its action hash. */
+export interface Approval {
+  id: string;
+  kind: ApprovalKind;
+  /** SHA-256 over the canonical action (task, agent, tool, arguments, policy version). */
+  actionHash: string;
+  status: ApprovalStatus;
+  taskId: string | null;
+  agentId: string;
+  /** Who asked: the agent for a call or task start, `user:<email>` for break-glass. */
+  requester: string;
+  tool: string | null;
+  /** The arguments as shown to approvers (sensitive fields redacted). */
+  args: unknown;
+  intent: string;
+  reason: string;
+  policyIds: string[];
+  policyVersion: string;
+  /** Who may approve: `owner`, `role:<name>`. */
+  approvers: string[];
+  quorum: number;
+  decisions: ApprovalDecision[];
+  data: Record<string, unknown>;
+  createdAt: number;
+  expiresAt: number;
+  decidedAt: number | null;
+  usedAt: number | null;
+  endReason: string | null;
+}
+
+export interface ApprovalFilter {
+  status?: ApprovalStatus;
+  taskId?: string;
+  kind?: ApprovalKind;
+  limit?: number;
+}
+
+/** What became of a decision: the approval afterwards, or why it was refused. */
+export type ApprovalDecisionResult = { ok: true; approval: Approval } | { ok: false; approval: Approval | null; problem: 'not_found' | 'not_pending' | 'expired' | 'already_decided' };
+
+export interface UserStore {
+  insertUser(u: User): Promise<void>;
+  getUser(idOrEmail: string): Promise<User | null>;
+  findUserByTokenHash(hash: string): Promise<User | null>;
+  listUsers(): Promise<User[]>;
+  updateUser(id: string, patch: Partial<Pick<User, 'roles' | 'status' | 'tokenHash' | 'name'>>, now: number): Promise<User>;
+}
+
+export interface ApprovalStore {
+  insertApproval(a: Approval): Promise<void>;
+  getApproval(id: string): Promise<Approval | null>;
+  listApprovals(filter?: ApprovalFilter): Promise<Approval[]>;
+  /** The live (pending or approved, unexpired) approval for an action hash, if any. */
+  findLiveApproval(actionHash: string, now: number): Promise<Approval | null>;
+  /**
+   * Records one person's decision atomically: only on a pending, unexpired approval, once per
+   * person. A deny settles it as denied; enough distinct approvals settle it as approved.
+   */
+  decideApproval(id: string, d: ApprovalDecision, now: number): Promise<ApprovalDecisionResult>;
+  /** approved → used, atomically, only for the same action hash and before expiry; false otherwise. */
+  consumeApproval(id: string, actionHash: string, now: number): Promise<boolean>;
+  /** Pending or approved approvals past their expiry become expired; returns them. */
+  expireApprovals(now: number): Promise<Approval[]>;
+  /** Voids live approvals made under another policy version; returns them. */
+  voidApprovalsNotOf(policyVersion: string, now: number): Promise<Approval[]>;
+}
+
 export interface AgentStore {
   insertAgent(agent: Agent): Promise<void>;
   getAgent(id: string): Promise<Agent | null>;
@@ -182,6 +276,8 @@ export interface TaskStore {
   listExpiredTasks(now: number, limit: number): Promise<Task[]>;
   /** Adds taint labels (set union); returns the task's labels afterwards. */
   addTaskLabels(id: string, labels: string[]): Promise<string[]>;
+  /** pending_approval → active with a fresh expiry (the TTL runs from approval); null if it was not pending. */
+  activateTask(id: string, expiresAt: number): Promise<Task | null>;
 }
 
 export interface RevocationStore {
@@ -224,7 +320,9 @@ export interface Store
     AuditStore,
     PolicyStore,
     ApiTokenStore,
-    ToolPinStore {
+    ToolPinStore,
+    UserStore,
+    ApprovalStore {
   readonly dialect: 'sqlite' | 'postgres';
   ping(): Promise<void>;
   close(): Promise<void>;

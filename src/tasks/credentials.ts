@@ -55,6 +55,7 @@ export class CredentialService {
       task_id: task.id,
       scope: 'mandate:task',
       authorization_details: [scopeToDetails(task.intent, task.scope, exp - iat)],
+      ...(task.breakGlass ? { break_glass: true } : {}),
     })
       .setProtectedHeader(header)
       .setIssuer(this.issuer)

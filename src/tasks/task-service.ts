@@ -30,7 +30,20 @@ export interface StartedTask {
 
 const LIVE: readonly TaskStatus[] = ['active', 'pending_approval'];
 
+/** What the task service needs from approvals (set after construction: approvals need tasks too). */
+export interface TaskApprovals {
+  forTaskStart(task: Task, agent: Agent, decisions: Decision[], ttl: number): Promise<{ id: string; expiresAt: number; approvers: string[] }>;
+  /** The approval behind a pending task, if any. */
+  forTask(taskId: string): Promise<{ id: string; status: string } | null>;
+}
+
 export class TaskService {
+  private approvals: TaskApprovals | null = null;
+
+  setApprovals(a: TaskApprovals): void {
+    this.approvals = a;
+  }
+
   constructor(
     private readonly store: TaskStore,
     private readonly policy: PolicyService,
@@ -70,9 +83,7 @@ export class TaskService {
       });
       decisions.push(d);
       if (d.decision === 'deny') denials.push(`tool ${q(tool.name)}: ${d.reasons.join('; ')}`);
-      else if (d.decision === 'approval_required') {
-        denials.push(`tool ${q(tool.name)}: requires human approval (${d.reasons.join('; ')}); approval of task starts is not enabled in this version`);
-      }
+      else if (d.decision === 'approval_required' && !this.approvals) denials.push(`tool ${q(tool.name)}: requires human approval (${d.reasons.join('; ')})`);
     }
     const decisionSummary = decisions.map((d, i) => ({ tool: request.scope.tools[i]!.name, decision: d.decision, decisionId: d.id, policyIds: d.policyIds }));
     if (denials.length) {
@@ -86,6 +97,42 @@ export class TaskService {
       });
       throw new MandateError('invalid_scope', `task denied by policy: ${denials.join(' | ')}`, {
         details: { reasons: denials, decision_ids: decisions.filter((d) => d.decision !== 'allow').map((d) => d.id) },
+      });
+    }
+
+    // Some tool needs a human to approve the task itself: it waits, and the agent comes back for
+    // its credential once approved (RFC 8628-style `authorization_pending`).
+    const gated = decisions.some((d) => d.decision === 'approval_required');
+    if (gated && this.approvals) {
+      const pending: Task = {
+        id: newId('task', now),
+        agentId: agent.id,
+        parentId: null,
+        depth: 0,
+        intent: request.intent,
+        scope: request.scope,
+        status: 'pending_approval',
+        labels: [],
+        createdAt: now,
+        expiresAt: now + ttl * 1000,
+        endedAt: null,
+        endReason: null,
+        decisionId: decisions.find((d) => d.decision === 'approval_required')?.id ?? null,
+      };
+      await this.store.insertTask(pending);
+      const approval = await this.approvals.forTaskStart(pending, agent, decisions, ttl);
+      // The pending task lives as long as its approval request; the TTL starts on approval.
+      await this.audit.record({
+        type: 'task.pending',
+        actor: agent.id,
+        agentId: agent.id,
+        taskId: pending.id,
+        decision: 'approval_required',
+        outcome: 'pending',
+        data: { intent: request.intent, requested: request.scope, ttl, approval: approval.id, decisions: decisionSummary, policyVersion: this.policy.version },
+      });
+      throw new MandateError('authorization_pending', `this task needs human approval before it starts (approval ${approval.id}, approvers: ${approval.approvers.join(' or ')}); once approved, ask again with authorization_details [{"type":"mandate_task","task_id":"${pending.id}"}]`, {
+        details: { task_id: pending.id, approval_id: approval.id, expires_at: Math.floor(approval.expiresAt / 1000), interval: 5 },
       });
     }
 
@@ -116,6 +163,27 @@ export class TaskService {
       data: { intent: task.intent, scope: task.scope, ttl, expiresAt: task.expiresAt, credentialId: credential.jti, audience, decisions: decisionSummary, policyVersion: this.policy.version },
     });
     return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions };
+  }
+
+  /**
+   * A credential for a task that already exists (one approved after it waited, or break-glass):
+   * only to its own agent, only while active.
+   */
+  async credentialFor(agent: Agent, taskId: string, audience: string): Promise<StartedTask> {
+    const task = await this.store.getTask(taskId);
+    if (!task || task.agentId !== agent.id) throw new MandateError('invalid_grant', `task ${q(taskId)} is not a task of this agent`);
+    if (task.status === 'pending_approval') {
+      const a = await this.approvals?.forTask(task.id);
+      throw new MandateError('authorization_pending', `task ${q(taskId)} is still waiting for approval${a ? ` (${a.id})` : ''}; ask again later`, { details: { task_id: task.id, ...(a ? { approval_id: a.id } : {}), interval: 5 } });
+    }
+    if (task.status !== 'active' || this.revocations.has(task.id)) {
+      const denied = (await this.approvals?.forTask(task.id))?.status === 'denied';
+      throw new MandateError(denied ? 'access_denied' : 'expired_token', `task ${q(taskId)} is ${denied ? 'denied' : task.status}${task.endReason ? ` (${task.endReason})` : ''}: start a new one`);
+    }
+    const credential = await this.credentials.issue(task, agent, audience);
+    const ttl = Math.max(1, Math.round((task.expiresAt - this.clock.now()) / 1000));
+    await this.audit.record({ type: 'task.credential', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'success', data: { credentialId: credential.jti, audience, breakGlass: task.breakGlass === true, expiresAt: task.expiresAt } });
+    return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions: [] };
   }
 
   async get(id: string): Promise<Task> {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll } from 'vitest';
+import type { Clock } from '../../src/core/clock.js';
 import { REPO, createTestAgent, startTestServer, type TestAgent, type TestServer } from './server.js';
 import { UPSTREAM_SECRET, startHttpUpstream, type TestUpstream } from './upstream-server.js';
 
@@ -18,7 +19,13 @@ export interface GatewayEnv {
   close(): Promise<void>;
 }
 
-export async function startGateway(extraYaml = ''): Promise<GatewayEnv> {
+export interface GatewayOptions {
+  /** Policy directory (default: the gateway test policies). */
+  policies?: string;
+  clock?: Clock;
+}
+
+export async function startGateway(extraYaml = '', opts: GatewayOptions = {}): Promise<GatewayEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'mandate-gw-'));
   const sandbox = join(dir, 'sandbox');
   mkdirSync(join(sandbox, 'reports'), { recursive: true });
@@ -34,7 +41,7 @@ export async function startGateway(extraYaml = ''): Promise<GatewayEnv> {
     `
 trustDomain: gw.test
 policies:
-  dir: ${mod('test/fixtures/gateway/policies')}
+  dir: ${opts.policies ?? mod('test/fixtures/gateway/policies')}
   schema: ${mod('policies/mandate.cedarschema')}
 gateway:
   callTimeout: 3
@@ -68,7 +75,7 @@ upstreams:
 ${extraYaml}
 `,
   );
-  const s = await startTestServer({ config });
+  const s = await startTestServer({ config, ...(opts.clock ? { clock: opts.clock } : {}) });
   return {
     s,
     upstream,

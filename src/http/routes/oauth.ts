@@ -51,6 +51,23 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     noStore(reply);
     const params = form(req);
     if (!params.grant_type) throw new MandateError('invalid_request', '`grant_type` is required (client_credentials)');
+    if (params.grant_type === TOKEN_EXCHANGE) {
+      // Delegation (RFC 8693). Whatever else it will check, a break-glass task never delegates:
+      // its elevation was approved for this agent and this emergency only.
+      if (!params.subject_token) throw new MandateError('invalid_request', '`subject_token` (the parent task credential) is required');
+      let claims;
+      try {
+        claims = await m.credentials.verify(params.subject_token, m.endpoints.mcp);
+      } catch (err) {
+        throw new MandateError('invalid_grant', `subject_token is not a live task credential: ${(err as Error).message}`);
+      }
+      const parent = await m.store.getTask(claims.task_id);
+      if (parent?.breakGlass) {
+        await m.audit.record({ type: 'task.delegate', actor: claims.sub, agentId: claims.sub, taskId: parent.id, decision: 'deny', outcome: 'denied', data: { reason: 'break-glass tasks cannot delegate' } });
+        throw new MandateError('invalid_grant', 'break-glass tasks cannot delegate: their elevation covers this agent and this emergency only');
+      }
+      throw new MandateError('unsupported_grant_type', 'delegation by token exchange is not available in this version');
+    }
     if (params.grant_type !== 'client_credentials') {
       throw new MandateError('unsupported_grant_type', `grant type ${q(params.grant_type)} is not supported: use client_credentials with a client assertion`);
     }
@@ -59,6 +76,19 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     const audience = params.resource ?? m.endpoints.mcp;
     if (audience !== m.endpoints.mcp) {
       throw new MandateError('invalid_target', `\`resource\` ${q(audience)} is not served by this Mandate (expected ${q(m.endpoints.mcp)})`);
+    }
+    // Coming back for a task that already exists (approved after waiting, or break-glass).
+    const existing = existingTaskId(params.authorization_details);
+    if (existing) {
+      const got = await m.tasks.credentialFor(agent, existing, audience);
+      return {
+        access_token: got.credential.token,
+        token_type: 'Bearer',
+        expires_in: Math.max(1, Math.round((got.credential.expiresAt - m.clock.now()) / 1000)),
+        scope: 'mandate:task',
+        task_id: got.task.id,
+        authorization_details: [got.authorizationDetails],
+      };
     }
     const started = await m.tasks.start(agent, params.authorization_details, audience);
     return {
@@ -147,4 +177,24 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     resource_name: 'Mandate MCP gateway',
     authorization_details_types_supported: ['mandate_task'],
   }));
+}
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/** `[{"type":"mandate_task","task_id":"…"}]` names an existing task instead of asking for a new one. */
+function existingTaskId(raw: string | undefined): string | null {
+  if (!raw) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return null; // the normal parser reports it
+  }
+  if (!Array.isArray(v) || v.length !== 1) return null;
+  const d = v[0] as Record<string, unknown> | null;
+  if (!d || typeof d !== 'object' || d.type !== 'mandate_task' || !('task_id' in d)) return null;
+  const extra = Object.keys(d).filter((k) => k !== 'type' && k !== 'task_id');
+  if (extra.length) throw new MandateError('invalid_authorization_details', `with \`task_id\`, authorization_details takes nothing else (got ${extra.map((k) => q(k)).join(', ')})`);
+  if (typeof d.task_id !== 'string' || !d.task_id) throw new MandateError('invalid_authorization_details', '`task_id` must be a task id string');
+  return d.task_id;
 }

@@ -13,6 +13,12 @@ import type {
   AgentPatch,
   AgentStatus,
   ApiToken,
+  Approval,
+  ApprovalDecision,
+  ApprovalDecisionResult,
+  ApprovalFilter,
+  ApprovalKind,
+  ApprovalStatus,
   AuditEvent,
   AuditEventInput,
   AuditQuery,
@@ -24,6 +30,8 @@ import type {
   TaskFilter,
   TaskStatus,
   ToolPin,
+  User,
+  UserStatus,
 } from '../types.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/sqlite/', import.meta.url));
@@ -90,6 +98,43 @@ const taskFromRow = (r: Row): Task => ({
   endedAt: (r.ended_at as number | null) ?? null,
   endReason: (r.end_reason as string | null) ?? null,
   decisionId: (r.decision_id as string | null) ?? null,
+  ...(r.break_glass ? { breakGlass: true } : {}),
+});
+
+const userFromRow = (r: Row): User => ({
+  id: r.id as string,
+  name: r.name as string,
+  email: r.email as string,
+  roles: JSON.parse(r.roles as string),
+  status: r.status as UserStatus,
+  tokenHash: r.token_hash as string,
+  createdAt: r.created_at as number,
+  updatedAt: r.updated_at as number,
+});
+
+const approvalFromRow = (r: Row): Approval => ({
+  id: r.id as string,
+  kind: r.kind as ApprovalKind,
+  actionHash: r.action_hash as string,
+  status: r.status as ApprovalStatus,
+  taskId: (r.task_id as string | null) ?? null,
+  agentId: r.agent_id as string,
+  requester: r.requester as string,
+  tool: (r.tool as string | null) ?? null,
+  args: JSON.parse(r.args as string),
+  intent: r.intent as string,
+  reason: r.reason as string,
+  policyIds: JSON.parse(r.policy_ids as string),
+  policyVersion: r.policy_version as string,
+  approvers: JSON.parse(r.approvers as string),
+  quorum: r.quorum as number,
+  decisions: JSON.parse(r.decisions as string),
+  data: JSON.parse(r.data as string),
+  createdAt: r.created_at as number,
+  expiresAt: r.expires_at as number,
+  decidedAt: (r.decided_at as number | null) ?? null,
+  usedAt: (r.used_at as number | null) ?? null,
+  endReason: (r.end_reason as string | null) ?? null,
 });
 
 const auditFromRow = (r: Row): AuditEvent => ({
@@ -147,8 +192,8 @@ export class SqliteStore implements Store {
       insertAgent: p(`INSERT INTO agents (id, name, owner, purpose, environment, status, review_by, jwks, labels, created_at, updated_at)
         VALUES (@id, @name, @owner, @purpose, @environment, @status, @reviewBy, @jwks, @labels, @createdAt, @updatedAt)`),
       getAgent: p('SELECT * FROM agents WHERE id = ?'),
-      insertTask: p(`INSERT INTO tasks (id, agent_id, parent_id, depth, intent, scope, status, labels, created_at, expires_at, ended_at, end_reason, decision_id)
-        VALUES (@id, @agentId, @parentId, @depth, @intent, @scope, @status, @labels, @createdAt, @expiresAt, @endedAt, @endReason, @decisionId)`),
+      insertTask: p(`INSERT INTO tasks (id, agent_id, parent_id, depth, intent, scope, status, labels, created_at, expires_at, ended_at, end_reason, decision_id, break_glass)
+        VALUES (@id, @agentId, @parentId, @depth, @intent, @scope, @status, @labels, @createdAt, @expiresAt, @endedAt, @endReason, @decisionId, @breakGlass)`),
       getTask: p('SELECT * FROM tasks WHERE id = ?'),
       expiredTasks: p(`SELECT * FROM tasks WHERE status IN ('active', 'pending_approval') AND expires_at <= ? ORDER BY expires_at LIMIT ?`),
       insertRevocation: p(`INSERT INTO revocations (task_id, revoked_at, expires_at, reason) VALUES (?, ?, ?, ?)
@@ -249,7 +294,7 @@ export class SqliteStore implements Store {
   // ---- tasks
   async insertTask(t: Task): Promise<void> {
     try {
-      this.stmts.insertTask!.run({ ...t, scope: JSON.stringify(t.scope), labels: JSON.stringify(t.labels) });
+      this.stmts.insertTask!.run({ ...t, scope: JSON.stringify(t.scope), labels: JSON.stringify(t.labels), breakGlass: t.breakGlass ? 1 : 0 });
     } catch (err) {
       translate(err, `task ${q(t.id)}`);
     }
@@ -440,6 +485,134 @@ export class SqliteStore implements Store {
     this.stmts.revokeApiToken!.run(at, r.id);
     return tokenFromRow(this.stmts.getApiToken!.get(r.id, r.id) as Row);
   }
+  async activateTask(id: string, expiresAt: number): Promise<Task | null> {
+    const changes = this.db.prepare(`UPDATE tasks SET status = 'active', expires_at = ? WHERE id = ? AND status = 'pending_approval'`).run(expiresAt, id).changes;
+    return changes ? this.getTask(id) : null;
+  }
+
+  // ---- users
+  async insertUser(u: User): Promise<void> {
+    try {
+      this.db
+        .prepare('INSERT INTO users (id, name, email, roles, status, token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(u.id, u.name, u.email, JSON.stringify(u.roles), u.status, u.tokenHash, u.createdAt, u.updatedAt);
+    } catch (err) {
+      translate(err, `user ${q(u.email)}`);
+    }
+  }
+
+  async getUser(idOrEmail: string): Promise<User | null> {
+    const r = this.db.prepare('SELECT * FROM users WHERE id = ? OR email = ?').get(idOrEmail, idOrEmail) as Row | undefined;
+    return r ? userFromRow(r) : null;
+  }
+
+  async findUserByTokenHash(hash: string): Promise<User | null> {
+    const r = this.db.prepare('SELECT * FROM users WHERE token_hash = ?').get(hash) as Row | undefined;
+    return r ? userFromRow(r) : null;
+  }
+
+  async listUsers(): Promise<User[]> {
+    return (this.db.prepare('SELECT * FROM users ORDER BY created_at, email').all() as Row[]).map(userFromRow);
+  }
+
+  async updateUser(id: string, patch: Partial<Pick<User, 'roles' | 'status' | 'tokenHash' | 'name'>>, now: number): Promise<User> {
+    const u = await this.getUser(id);
+    if (!u) throw new NotFoundError(`user ${q(id)} not found`);
+    const next = { ...u, ...patch, updatedAt: now };
+    try {
+      this.db
+        .prepare('UPDATE users SET name = ?, roles = ?, status = ?, token_hash = ?, updated_at = ? WHERE id = ?')
+        .run(next.name, JSON.stringify(next.roles), next.status, next.tokenHash, now, u.id);
+    } catch (err) {
+      translate(err, `user ${q(u.email)}`);
+    }
+    return next;
+  }
+
+  // ---- approvals
+  async insertApproval(a: Approval): Promise<void> {
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO approvals (id, kind, action_hash, status, task_id, agent_id, requester, tool, args, intent, reason, policy_ids, policy_version,
+             approvers, quorum, decisions, data, created_at, expires_at, decided_at, used_at, end_reason)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          a.id, a.kind, a.actionHash, a.status, a.taskId, a.agentId, a.requester, a.tool, JSON.stringify(a.args ?? null), a.intent, a.reason,
+          JSON.stringify(a.policyIds), a.policyVersion, JSON.stringify(a.approvers), a.quorum, JSON.stringify(a.decisions), JSON.stringify(a.data),
+          a.createdAt, a.expiresAt, a.decidedAt, a.usedAt, a.endReason,
+        );
+    } catch (err) {
+      translate(err, `approval ${q(a.id)}`);
+    }
+  }
+
+  async getApproval(id: string): Promise<Approval | null> {
+    const r = this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as Row | undefined;
+    return r ? approvalFromRow(r) : null;
+  }
+
+  async listApprovals(filter: ApprovalFilter = {}): Promise<Approval[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.status) (where.push('status = ?'), args.push(filter.status));
+    if (filter.taskId) (where.push('task_id = ?'), args.push(filter.taskId));
+    if (filter.kind) (where.push('kind = ?'), args.push(filter.kind));
+    const sql = `SELECT * FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map(approvalFromRow);
+  }
+
+  async findLiveApproval(actionHash: string, now: number): Promise<Approval | null> {
+    const r = this.db
+      .prepare(`SELECT * FROM approvals WHERE action_hash = ? AND status IN ('pending', 'approved') AND expires_at > ? ORDER BY status = 'approved' DESC, created_at DESC LIMIT 1`)
+      .get(actionHash, now) as Row | undefined;
+    return r ? approvalFromRow(r) : null;
+  }
+
+  async decideApproval(id: string, d: ApprovalDecision, now: number): Promise<ApprovalDecisionResult> {
+    // One synchronous transaction: concurrent deciders are serialised by SQLite.
+    return this.db.transaction((): ApprovalDecisionResult => {
+      const r = this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as Row | undefined;
+      if (!r) return { ok: false, approval: null, problem: 'not_found' };
+      const a = approvalFromRow(r);
+      if (a.status !== 'pending') return { ok: false, approval: a, problem: 'not_pending' };
+      if (a.expiresAt <= now) return { ok: false, approval: a, problem: 'expired' };
+      if (a.decisions.some((x) => x.by === d.by)) return { ok: false, approval: a, problem: 'already_decided' };
+      const decisions = [...a.decisions, d];
+      const approvals = decisions.filter((x) => x.decision === 'approve').length;
+      const status: ApprovalStatus = d.decision === 'deny' ? 'denied' : approvals >= a.quorum ? 'approved' : 'pending';
+      const decidedAt = status === 'pending' ? null : now;
+      this.db.prepare('UPDATE approvals SET decisions = ?, status = ?, decided_at = ? WHERE id = ?').run(JSON.stringify(decisions), status, decidedAt, id);
+      return { ok: true, approval: { ...a, decisions, status, decidedAt } };
+    }).immediate();
+  }
+
+  async consumeApproval(id: string, actionHash: string, now: number): Promise<boolean> {
+    const changes = this.db
+      .prepare(`UPDATE approvals SET status = 'used', used_at = ? WHERE id = ? AND action_hash = ? AND status = 'approved' AND expires_at > ?`)
+      .run(now, id, actionHash, now).changes;
+    return changes === 1;
+  }
+
+  async expireApprovals(now: number): Promise<Approval[]> {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare(`SELECT * FROM approvals WHERE status IN ('pending', 'approved') AND expires_at <= ?`).all(now) as Row[];
+      this.db.prepare(`UPDATE approvals SET status = 'expired', end_reason = 'expired' WHERE status IN ('pending', 'approved') AND expires_at <= ?`).run(now);
+      return rows.map((r) => ({ ...approvalFromRow(r), status: 'expired' as const, endReason: 'expired' }));
+    }).immediate();
+  }
+
+  async voidApprovalsNotOf(policyVersion: string, now: number): Promise<Approval[]> {
+    return this.db.transaction(() => {
+      const sel = `SELECT * FROM approvals WHERE kind IN ('tool_call', 'authzen') AND status IN ('pending', 'approved') AND policy_version <> ? AND expires_at > ?`;
+      const rows = this.db.prepare(sel).all(policyVersion, now) as Row[];
+      const upd = this.db.prepare(`UPDATE approvals SET status = 'expired', end_reason = 'policy changed' WHERE id = ?`);
+      for (const r of rows) upd.run(r.id);
+      return rows.map((r) => ({ ...approvalFromRow(r), status: 'expired' as const, endReason: 'policy changed' }));
+    }).immediate();
+  }
+
   // ---- tool pins
   async listToolPins(upstream?: string): Promise<ToolPin[]> {
     const rows = upstream
