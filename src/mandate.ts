@@ -21,6 +21,7 @@ import { ApiTokenService } from './identity/api-tokens.js';
 import { ClientAssertionVerifier } from './identity/client-assertion.js';
 import { UserService } from './identity/users.js';
 import { SigningKeys } from './identity/signing-keys.js';
+import { AccessRequests } from './pdp/access-request.js';
 import { AuthzenPdp } from './pdp/authzen.js';
 import { EntityStore } from './policy/entity-store.js';
 import { PolicyService } from './policy/policy-service.js';
@@ -79,6 +80,7 @@ export interface Mandate {
   tasks: TaskService;
   authorizer: CallAuthorizer;
   pdp: AuthzenPdp;
+  accessRequests: AccessRequests;
   endpoints: Endpoints;
   app: FastifyInstance;
   /** Runs one maintenance pass: expire tasks, prune replay and revocation entries. */
@@ -147,7 +149,8 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     policy.onReload((version) => void approvals.policyChanged(version).catch((err) => opts.logger?.error({ err }, 'voiding approvals after a policy change failed')));
     const authorizer = new CallAuthorizer(policy, clock);
     const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, logger: opts.logger });
-    const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types });
+    const accessRequests = new AccessRequests({ keys, approvals, clock, endpoint: () => `${endpoints.base}/access/v1/requests`, issuer: () => endpoints.issuer, windowSeconds: Math.min(config.approvals.ttl, 600) });
+    const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types, accessRequests });
 
     let sweeper: NodeJS.Timeout | undefined;
     const m: Mandate = {
@@ -177,6 +180,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       tasks,
       authorizer,
       pdp,
+      accessRequests,
       endpoints,
       app: undefined as unknown as FastifyInstance,
       async sweep() {

@@ -88,6 +88,42 @@ export class ApprovalService {
     return { approval, hash, created: true };
   }
 
+  /** An approval asked for through the AuthZEN Access Request profile (a PEP's requestable denial). */
+  async forAuthzen(p: {
+    hash: string;
+    subjectId: string;
+    requester: string;
+    request: { subject: unknown; resource: unknown; action: unknown; context: unknown };
+    reason: string;
+    policyIds: string[];
+    policyVersion: string;
+    approvers: string[];
+    quorum: number;
+    data: Record<string, unknown>;
+  }): Promise<{ approval: Approval; created: boolean }> {
+    const live = await this.d.store.findLiveApproval(p.hash, this.d.clock.now());
+    if (live) return { approval: live, created: false };
+    const action = (p.request.action as { name?: string }).name ?? '?';
+    const resource = p.request.resource as { type?: string; id?: string };
+    const approval = await this.create({
+      kind: 'authzen',
+      actionHash: p.hash,
+      taskId: null,
+      agentId: p.subjectId,
+      requester: p.requester,
+      tool: `${action} ${resource.type ?? '?'}:${resource.id ?? '?'}`,
+      args: p.request,
+      intent: String((p.request.context as Record<string, unknown> | undefined)?.business_justification ?? 'access request from an enforcement point'),
+      reason: p.reason,
+      policyIds: p.policyIds,
+      policyVersion: p.policyVersion,
+      approvers: p.approvers,
+      quorum: p.quorum,
+      data: p.data,
+    });
+    return { approval, created: true };
+  }
+
   /** A task whose start needs approval: it waits as `pending_approval` until approved. */
   async forTaskStart(task: Task, agent: Agent, decisions: Decision[], ttl: number): Promise<Approval> {
     const gates = decisions.filter((d) => d.decision === 'approval_required');

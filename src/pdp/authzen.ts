@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../core/clock.js';
+import { evaluationContext, type AccessRequests } from './access-request.js';
 import { MandateError, q } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { ToolLookup } from '../core/tool.js';
@@ -77,6 +78,8 @@ export interface PdpDeps {
   clock: Clock;
   /** AuthZEN type → Cedar entity type overrides. */
   types: Record<string, string>;
+  /** The Access Request profile (requestable denials, re-evaluation with an approval). */
+  accessRequests?: AccessRequests;
 }
 
 export class AuthzenPdp {
@@ -85,8 +88,17 @@ export class AuthzenPdp {
 
   constructor(private readonly d: PdpDeps) {}
 
-  async evaluate(req: EvaluationRequest, caller: string): Promise<AuthzenDecision> {
+  async evaluate(original: EvaluationRequest, caller: string): Promise<AuthzenDecision> {
+    // The profile's members (`approval`, `access_request`) are not authorization input.
+    const approvalRef = original.context?.approval;
+    const req = { ...original, context: evaluationContext(original.context) };
     const { decision, agentId, taskId } = MCP_ACTIONS.has(req.action.name) ? await this.mcp(req) : await this.generic(req);
+    let answer: AuthzenDecision | null = null;
+    if (approvalRef !== undefined && this.d.accessRequests) answer = await this.d.accessRequests.reevaluate(original, decision, approvalRef);
+    if (!answer) {
+      answer = toAuthzen(decision);
+      if (decision.decision === 'approval_required' && this.d.accessRequests) Object.assign(answer.context!, await this.d.accessRequests.requestable(original, decision));
+    }
     // The answer waits for its audit record: no decision leaves without being recorded.
     await this.d.audit
       .record({
@@ -104,9 +116,10 @@ export class AuthzenPdp {
           policyIds: decision.policyIds,
           reasons: decision.reasons,
           policyVersion: decision.policyVersion,
+          ...(approvalRef !== undefined ? { approval: (approvalRef as { id?: unknown })?.id ?? null, granted: answer.decision } : {}),
         },
       });
-    return toAuthzen(decision);
+    return answer;
   }
 
   async evaluations(req: EvaluationsRequest, caller: string): Promise<{ evaluations: AuthzenDecision[] } | AuthzenDecision> {
@@ -285,7 +298,7 @@ function toAuthzen(d: Decision): AuthzenDecision {
   };
   if (d.decision === 'approval_required') {
     context.approval_required = true;
-    context.approval = d.approval;
+    context.approval_requirement = d.approval;
   }
   if (d.errors.length) context.errors = d.errors;
   return { decision: d.decision === 'allow', context };

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError } from './errors.js';
-import { GENESIS_HASH, type Agent, type AuditEventInput, type ChainHasher, type Store, type Task } from './types.js';
+import { GENESIS_HASH, type Agent, type Approval, type AuditEventInput, type ChainHasher, type Store, type Task } from './types.js';
 
 export type StoreFactory = () => Promise<Store> | Store;
 
@@ -43,6 +43,34 @@ function task(id: string, agentId: string, over: Partial<Task> = {}): Task {
     endedAt: null,
     endReason: null,
     decisionId: 'dec_1',
+    ...over,
+  };
+}
+
+function approval(id: string, over: Partial<Approval> = {}): Approval {
+  return {
+    id,
+    kind: 'tool_call',
+    actionHash: `hash-${id}`,
+    status: 'pending',
+    taskId: null,
+    agentId: 'spiffe://test.local/agent/a',
+    requester: 'spiffe://test.local/agent/a',
+    tool: 'web.fetch',
+    args: { url: 'https://example.com' },
+    intent: 'research',
+    reason: 'needs approval',
+    policyIds: ['p1'],
+    policyVersion: 'v1',
+    approvers: ['owner'],
+    quorum: 1,
+    decisions: [],
+    data: {},
+    createdAt: 1000,
+    expiresAt: 5000,
+    decidedAt: null,
+    usedAt: null,
+    endReason: null,
     ...over,
   };
 }
@@ -234,6 +262,89 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
         expect((await store.revokeApiToken('gateway', 50)).revokedAt).toBe(50);
         expect((await store.listApiTokens()).map((t) => t.revokedAt)).toEqual([50]);
         await expect(store.revokeApiToken('nope', 1)).rejects.toBeInstanceOf(NotFoundError);
+      });
+    });
+
+    describe('users', () => {
+      it('stores users, finds them by email, id and token hash, and refuses a duplicate email', async () => {
+        const u = { id: 'usr_1', name: 'Alice', email: 'alice@corp.example', roles: ['security'], status: 'active' as const, tokenHash: 'th1', createdAt: 1, updatedAt: 1 };
+        await store.insertUser(u);
+        expect(await store.getUser('alice@corp.example')).toEqual(u);
+        expect(await store.getUser('usr_1')).toEqual(u);
+        expect(await store.findUserByTokenHash('th1')).toEqual(u);
+        expect(await store.findUserByTokenHash('nope')).toBeNull();
+        await expect(store.insertUser({ ...u, id: 'usr_2', tokenHash: 'th2' })).rejects.toBeInstanceOf(ConflictError);
+        const disabled = await store.updateUser('usr_1', { status: 'disabled', tokenHash: 'th3' }, 9);
+        expect(disabled).toMatchObject({ status: 'disabled', tokenHash: 'th3', updatedAt: 9 });
+        expect(await store.findUserByTokenHash('th1')).toBeNull();
+        expect((await store.listUsers()).map((x) => x.email)).toEqual(['alice@corp.example']);
+        await expect(store.updateUser('usr_nope', { status: 'active' }, 1)).rejects.toBeInstanceOf(NotFoundError);
+      });
+    });
+
+    describe('approvals', () => {
+      it('round-trips an approval and finds the live one for an action hash', async () => {
+        const a = approval('apr_1');
+        await store.insertApproval(a);
+        expect(await store.getApproval('apr_1')).toEqual(a);
+        expect((await store.findLiveApproval('hash-apr_1', 2000))!.id).toBe('apr_1');
+        expect(await store.findLiveApproval('hash-apr_1', 5000)).toBeNull(); // expired by time
+        expect(await store.findLiveApproval('other', 2000)).toBeNull();
+        await expect(store.insertApproval(a)).rejects.toBeInstanceOf(ConflictError);
+      });
+
+      it('records decisions once per person, settles on quorum or on the first deny, and refuses late or repeated ones', async () => {
+        await store.insertApproval(approval('apr_q', { quorum: 2 }));
+        const d = (by: string, decision: 'approve' | 'deny' = 'approve') => ({ by, decision, at: 2000, reason: null });
+        const r1 = await store.decideApproval('apr_q', d('user:a'), 2000);
+        expect(r1).toMatchObject({ ok: true, approval: { status: 'pending' } });
+        expect(await store.decideApproval('apr_q', d('user:a'), 2000)).toMatchObject({ ok: false, problem: 'already_decided' });
+        const r2 = await store.decideApproval('apr_q', d('user:b'), 2100);
+        expect(r2).toMatchObject({ ok: true, approval: { status: 'approved', decidedAt: 2100 } });
+        expect(await store.decideApproval('apr_q', d('user:c'), 2200)).toMatchObject({ ok: false, problem: 'not_pending' });
+        expect(await store.decideApproval('apr_missing', d('user:a'), 2000)).toMatchObject({ ok: false, problem: 'not_found', approval: null });
+        await store.insertApproval(approval('apr_d', { quorum: 3 }));
+        expect(await store.decideApproval('apr_d', d('user:a', 'deny'), 2000)).toMatchObject({ ok: true, approval: { status: 'denied' } });
+        await store.insertApproval(approval('apr_late'));
+        expect(await store.decideApproval('apr_late', d('user:a'), 6000)).toMatchObject({ ok: false, problem: 'expired' });
+      });
+
+      it('consumes an approved approval exactly once, only for its own action and before expiry', async () => {
+        await store.insertApproval(approval('apr_c', { status: 'approved' }));
+        expect(await store.consumeApproval('apr_c', 'hash-other', 2000)).toBe(false);
+        expect(await store.consumeApproval('apr_c', 'hash-apr_c', 6000)).toBe(false);
+        const both = await Promise.all([store.consumeApproval('apr_c', 'hash-apr_c', 2000), store.consumeApproval('apr_c', 'hash-apr_c', 2000)]);
+        expect(both.filter(Boolean)).toHaveLength(1);
+        expect(await store.getApproval('apr_c')).toMatchObject({ status: 'used', usedAt: 2000 });
+        await store.insertApproval(approval('apr_p'));
+        expect(await store.consumeApproval('apr_p', 'hash-apr_p', 2000)).toBe(false); // still pending
+      });
+
+      it('expires due approvals, voids those of another policy version, and lists by filter', async () => {
+        await store.insertApproval(approval('apr_e1', { expiresAt: 1500 }));
+        await store.insertApproval(approval('apr_e2', { status: 'approved', expiresAt: 1500 }));
+        await store.insertApproval(approval('apr_keep', { expiresAt: 9000, policyVersion: 'v2', taskId: 'task_1' }));
+        await store.insertApproval(approval('apr_old', { expiresAt: 9000, policyVersion: 'v1' }));
+        await store.insertApproval(approval('apr_bg', { kind: 'breakglass', expiresAt: 9000, policyVersion: 'v1' }));
+        expect((await store.expireApprovals(2000)).map((a) => a.id).sort()).toEqual(['apr_e1', 'apr_e2']);
+        expect((await store.getApproval('apr_e1'))!.status).toBe('expired');
+        expect((await store.voidApprovalsNotOf('v2', 2000)).map((a) => a.id)).toEqual(['apr_old']);
+        expect(await store.getApproval('apr_old')).toMatchObject({ status: 'expired', endReason: 'policy changed' });
+        expect((await store.getApproval('apr_bg'))!.status).toBe('pending'); // break-glass is not tied to a policy version
+        expect((await store.listApprovals({ taskId: 'task_1' })).map((a) => a.id)).toEqual(['apr_keep']);
+        expect((await store.listApprovals({ status: 'expired' })).length).toBe(3);
+        expect((await store.listApprovals({ kind: 'breakglass' })).map((a) => a.id)).toEqual(['apr_bg']);
+      });
+    });
+
+    describe('tasks awaiting approval', () => {
+      it('activates a pending task with a fresh expiry, once', async () => {
+        await store.insertAgent(agent('pa'));
+        const t = task('task_pa', agent('pa').id, { status: 'pending_approval', breakGlass: true });
+        await store.insertTask(t);
+        expect((await store.getTask('task_pa'))!.breakGlass).toBe(true);
+        expect(await store.activateTask('task_pa', 9999)).toMatchObject({ status: 'active', expiresAt: 9999, breakGlass: true });
+        expect(await store.activateTask('task_pa', 12345)).toBeNull();
       });
     });
   });

@@ -339,3 +339,83 @@ describe('break-glass', () => {
     expect(admin.status).toBe(403);
   });
 });
+
+describe('AuthZEN Access Request and Approval profile', () => {
+  let pepToken: string;
+  let otherPep: string;
+  let taskId: string;
+  const evaluate = (context: Record<string, unknown>, url = 'https://example.com/pep') =>
+    env.s.api('POST', '/access/v1/evaluation', { subject: { type: 'identity', id: agent.id }, action: { name: 'tools/call' }, resource: { type: 'tool', id: 'stdio.fetch' }, context: { task_id: taskId, arguments: { url }, ...context } }, { token: pepToken });
+  beforeAll(async () => {
+    pepToken = (await env.s.api('POST', '/api/v1/tokens', { name: 'api-gateway', role: 'pep' })).body.token as string;
+    otherPep = (await env.s.api('POST', '/api/v1/tokens', { name: 'other-pep', role: 'pep' })).body.token as string;
+    taskId = (await startTask(env.s, agent, ['stdio.fetch'])).taskId;
+  });
+
+  it('publishes the access request endpoint and keys in the PDP metadata', async () => {
+    const meta = await env.s.api('GET', '/.well-known/authzen-configuration');
+    expect(meta.body).toMatchObject({ access_request_endpoint: `${env.s.url}/access/v1/requests`, jwks_uri: `${env.s.url}/.well-known/jwks.json`, capabilities: ['urn:openid:authzen:capability:access-request'] });
+  });
+
+  it('turns approval_required into a requestable denial, a task, and a single-use allow on re-evaluation', async () => {
+    const denied = await evaluate({});
+    expect(denied.body.decision).toBe(false);
+    const ctx = denied.body.context as Record<string, any>;
+    expect(ctx.reason).toBe('approval_required');
+    expect(ctx.access_request).toMatchObject({ endpoint: `${env.s.url}/access/v1/requests`, expires_at: expect.any(String), binding_token: expect.any(String) });
+
+    const submission = { subject: { type: 'identity', id: agent.id }, action: { name: 'tools/call' }, resource: { type: 'tool', id: 'stdio.fetch' }, context: { task_id: taskId, arguments: { url: 'https://example.com/pep' }, business_justification: 'customer escalation' }, denial: { expires_at: ctx.access_request.expires_at, binding_token: ctx.access_request.binding_token } };
+    const sub = await env.s.api('POST', '/access/v1/requests', submission, { token: pepToken });
+    expect(sub.status).toBe(201);
+    const task = (sub.body as any).task;
+    expect(task).toMatchObject({ status: 'pending', status_endpoint: `${env.s.url}/access/v1/requests/${task.id}` });
+    // Submitting again finds the same task.
+    expect(((await env.s.api('POST', '/access/v1/requests', submission, { token: pepToken })).body as any).task.id).toBe(task.id);
+    // Another enforcement point cannot read it (a leaked handle shows nothing).
+    expect((await env.s.api('GET', `/access/v1/requests/${task.id}`, undefined, { token: otherPep })).status).toBe(404);
+    // Still pending: re-evaluation says retry.
+    const early = await evaluate({ approval: { id: task.id } });
+    expect(early.body).toMatchObject({ decision: false, context: { reason: 'grant_pending', next_action: 'retry' } });
+
+    expect((await approve(task.id, 'alice')).body.status).toBe('approved');
+    const done = await env.s.api('GET', `/access/v1/requests/${task.id}`, undefined, { token: pepToken });
+    expect(done.body).toMatchObject({ task: { status: 'approved' }, result: { mode: 'reevaluate', approval: { id: task.id, approved_until: expect.any(String) } } });
+    const approvalObj = (done.body as any).result.approval;
+
+    // The approval does not cover other arguments.
+    const other = await evaluate({ approval: approvalObj }, 'https://evil.example/');
+    expect(other.body).toMatchObject({ decision: false, context: { reason: 'out_of_scope', next_action: 'request' } });
+    const ok = await evaluate({ approval: approvalObj });
+    expect(ok.body).toMatchObject({ decision: true, context: { approval: { id: task.id } } });
+    // Single use: the same re-evaluation again is refused.
+    const again = await evaluate({ approval: approvalObj });
+    expect(again.body).toMatchObject({ decision: false, context: { reason: 'approval_expired' } });
+  });
+
+  it('rejects forged, mismatched and malformed submissions with problem details', async () => {
+    const denied = await evaluate({}, 'https://example.com/forge');
+    const ar = (denied.body.context as any).access_request;
+    const base = { subject: { type: 'identity', id: agent.id }, action: { name: 'tools/call' }, resource: { type: 'tool', id: 'stdio.fetch' }, context: { task_id: taskId, arguments: { url: 'https://example.com/forge' } }, denial: { expires_at: ar.expires_at, binding_token: ar.binding_token } };
+    // Swapping the resource after the denial (binding substitution).
+    const swapped = await env.s.api('POST', '/access/v1/requests', { ...base, context: { ...base.context, arguments: { url: 'https://evil.example/' } } }, { token: pepToken });
+    expect(swapped.status).toBe(400);
+    expect(swapped.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(swapped.body).toMatchObject({ type: 'urn:openid:authzen:access-request:error:invalid_denial_binding' });
+    // A token with a flipped signature byte.
+    const sig = ar.binding_token.slice(-10);
+    const forged = await env.s.api('POST', '/access/v1/requests', { ...base, denial: { ...base.denial, binding_token: ar.binding_token.slice(0, -10) + [...sig].reverse().join('') } }, { token: pepToken });
+    expect(forged.body).toMatchObject({ type: 'urn:openid:authzen:access-request:error:invalid_denial_binding' });
+    // No binding at all.
+    const none = await env.s.api('POST', '/access/v1/requests', { ...base, denial: { expires_at: ar.expires_at } }, { token: pepToken });
+    expect(none.status).toBe(400);
+    // Not authenticated.
+    expect((await env.s.api('POST', '/access/v1/requests', base, { token: null })).status).toBe(401);
+    // Cancellation is not offered.
+    expect((await env.s.api('POST', '/access/v1/requests/apr_x/cancel', {}, { token: pepToken })).status).toBe(405);
+    // Too late.
+    clock.advance(11 * 60_000);
+    const late = await env.s.api('POST', '/access/v1/requests', base, { token: pepToken });
+    expect(late.status).toBe(410);
+    expect(late.body).toMatchObject({ type: 'urn:openid:authzen:access-request:error:expired_denial' });
+  });
+});

@@ -170,6 +170,9 @@ describe('metadata', () => {
       policy_decision_point: s.url,
       access_evaluation_endpoint: `${s.url}/access/v1/evaluation`,
       access_evaluations_endpoint: `${s.url}/access/v1/evaluations`,
+      access_request_endpoint: `${s.url}/access/v1/requests`,
+      jwks_uri: `${s.url}/.well-known/jwks.json`,
+      capabilities: ['urn:openid:authzen:capability:access-request'],
     });
   });
 });
