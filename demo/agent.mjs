@@ -22,6 +22,22 @@ const step = (what) => console.log(`\n${bold(`${++n}. ${what}`)}`);
 const show = (s) => console.log(dim(`   ${String(s).split('\n').join('\n   ')}`));
 const textOf = (r) => (r.content ?? []).map((c) => c.text ?? '').join('\n');
 
+/** The pending approval for a fetch of `url` (the held call created it). */
+async function waitForPending(m, url) {
+  for (let i = 0; i < 100; i++) {
+    const a = (await m.approvals.list({ status: 'pending' })).find((x) => x.args?.url === url);
+    if (a) return a.id;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('no approval request appeared');
+}
+
+/** What `mandate approvals approve|deny <id>` does: a person's decision with their own token. */
+async function decide(base, token, id, decision, reason) {
+  const r = await fetch(`${base}/api/v1/approvals/${id}/${decision}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(reason ? { reason } : {}) });
+  if (!r.ok) throw new Error(`${decision} failed: ${await r.text()}`);
+}
+
 const dataDir = mkdtempSync(join(tmpdir(), 'mandate-demo-'));
 const config = loadConfig({ configPath: join(ROOT, 'mandate.yaml'), dataDir, port: 0, env: {} });
 config.logging.level = 'silent';
@@ -38,7 +54,7 @@ try {
   show(agent.id);
 
   step('The agent authenticates with a signed client assertion and starts a read-only task, declaring what it needs.');
-  const details = [{ type: 'mandate_task', intent: 'summarise the Q3 report', tools: ['fs.read_text_file', 'fs.list_directory'], resources: [`file://${SANDBOX}/*`], ttl: 300 }];
+  const details = [{ type: 'mandate_task', intent: 'summarise the Q3 report', tools: ['fs.read_text_file', 'fs.list_directory', 'web.fetch'], resources: [`file://${SANDBOX}/*`, 'https://api.partner.example/*'], ttl: 300 }];
   const assertion = await createClientAssertion({ agentId: agent.id, kid, alg: 'ES256', privateKey }, `${url}/oauth/token`);
   const res = await fetch(`${url}/oauth/token`, {
     method: 'POST',
@@ -49,7 +65,7 @@ try {
   if (res.status !== 200) throw new Error(`task start failed: ${JSON.stringify(token)}`);
   show(`task ${token.task_id}: a credential for ${token.expires_in}s, bound to this task only`);
 
-  step('It connects to Mandate with the MCP SDK client and lists its tools: it sees only the read tools its task declared.');
+  step('It connects to Mandate with the MCP SDK client and lists its tools: it sees only the tools its task declared.');
   const client = new Client({ name: 'demo-agent', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token.access_token}` } } }));
   const { tools } = await client.listTools();
@@ -64,6 +80,23 @@ try {
 
   step('It tries to read the salaries file in the same sandbox: denied by an argument policy (reports folder only).');
   show(textOf(await client.callTool({ name: 'fs.read_text_file', arguments: { path: join(SANDBOX, 'private/salaries.csv') } })));
+
+  step("It fetches partner figures: policy wants the owner's yes to this exact call, so Mandate holds the call open.");
+  const alice = await m.users.create({ name: 'Alice (agent owner)', email: 'alice@corp.example', roles: [] }, 'demo');
+  const partnerUrl = 'https://api.partner.example/q3-figures';
+  const held = client.callTool({ name: 'web.fetch', arguments: { url: partnerUrl } }, undefined, { onprogress: (p) => show(`progress: ${p.message}`) });
+  const pendingId = await waitForPending(m, partnerUrl);
+  show(`approval ${pendingId} is waiting; in another terminal the owner would run:`);
+  show(`  MANDATE_TOKEN=<alice's token> mandate approvals approve ${pendingId}`);
+  show('(this demo approves it for her now, over the same API)');
+  await decide(url, alice.token, pendingId, 'approve');
+  show(`→ ${textOf(await held)}`);
+
+  step('It repeats the identical call: the approval was single-use, so this one needs a new yes; Alice says no.');
+  const again = client.callTool({ name: 'web.fetch', arguments: { url: partnerUrl } });
+  const secondId = await waitForPending(m, partnerUrl);
+  await decide(url, alice.token, secondId, 'deny', 'already fetched once for this report');
+  show(`→ ${textOf(await again)}`);
 
   step('Its work is done: it ends the task by revoking its own credential (RFC 7009).');
   await fetch(`${url}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${token.access_token}` }, body: new URLSearchParams({ token: token.access_token }) });

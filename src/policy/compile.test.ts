@@ -52,6 +52,43 @@ describe('compilePolicies', () => {
     ]);
   });
 
+  it('locates annotated, commented and multi-line policies at their own line (not a neighbour\'s)', () => {
+    const text = [
+      '// header',
+      '@id("one")',
+      '@reason("r1")',
+      'permit (principal, action == Action::"startTask", resource);',
+      '',
+      '// ---- section ----',
+      '',
+      '@id("two")',
+      '@reason("a reason, with (parentheses)")',
+      '@approval("owner")',
+      'forbid (principal, action in Action::"write", resource)',
+      '  when { context.calls > 3 };  // trailing comment',
+      '',
+      '@id("three") permit (principal, action in Action::"read", resource);',
+    ].join('\n');
+    const c = compile({ 'b.cedar': text });
+    expect(c.policies.map((p) => [p.id, p.line]).sort()).toEqual([
+      ['one', 2],
+      ['three', 14],
+      ['two', 8],
+    ]);
+  });
+
+  it('locates every policy of a larger file, whatever order Cedar returns them in', () => {
+    const lines: string[] = [];
+    const want: Array<[string, number]> = [];
+    for (let i = 0; i < 15; i++) {
+      lines.push(`// policy ${i}`);
+      want.push([`p${i}`, lines.length + 1]);
+      lines.push(`@id("p${i}")`, `${i % 2 ? 'forbid' : 'permit'} (principal, action == Action::"startTask", resource)`, `  when { context.ttl > ${i} };`, '');
+    }
+    const c = compile({ 'many.cedar': lines.join('\n') });
+    expect(c.policies.map((p) => [p.id, p.line] as [string, number]).sort((a, b) => a[1] - b[1])).toEqual(want);
+  });
+
   it('reports a syntax error with file, line and column', () => {
     const errors = errorsOf({ 'bad.cedar': 'permit(principal, action, resource);\n\npermit(principal, action, resource) when { 1 + };' });
     expect(errors).toHaveLength(1);

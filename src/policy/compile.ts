@@ -198,14 +198,17 @@ export function compilePolicies(src: PolicySources): CompiledPolicies {
       continue;
     }
     const starts = lineStarts(text);
-    let cursor = 0;
+    // Cedar hands the policies back in its own order, not the file's: each is searched from the
+    // start, skipping places an identical policy already took.
+    const taken = new Set<number>();
     // A plain loop, not forEach: V8 in Node 20 can crash lazily deoptimising a forEach callback
     // that calls into Wasm (seen here with 10,000 policies).
     for (const [index, ptext] of parts.policies.entries()) {
-      const found = text.indexOf(ptext, cursor);
-      const offset = found >= 0 ? found : cursor;
-      if (found >= 0) cursor = found + ptext.length;
-      const line = lineOfIndex(starts, offset);
+      let found = text.indexOf(ptext);
+      while (found >= 0 && taken.has(found)) found = text.indexOf(ptext, found + 1);
+      if (found >= 0) taken.add(found);
+      const offset = Math.max(found, 0);
+      let line = lineOfIndex(starts, offset);
       const parsed = policyToJson(ptext);
       if (!parsed.ok) {
         errors.push(`${file}:${line}: ${parsed.errors.map(describe).join('; ')}`);
@@ -213,6 +216,12 @@ export function compilePolicies(src: PolicySources): CompiledPolicies {
       }
       const annotations = (parsed.json.annotations ?? {}) as Record<string, string>;
       const id = annotations.id ?? `${basename(file, '.cedar')}#${index}`;
+      // Cedar may hand back a policy's text reformatted, so the search above can miss: an `@id`
+      // annotation locates it exactly.
+      if (found < 0 && annotations.id !== undefined) {
+        const at = new RegExp(`@id\\s*\\(\\s*${JSON.stringify(annotations.id).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*\\)`).exec(text);
+        if (at) line = lineOfIndex(starts, at.index);
+      }
       const clash = ids.get(id);
       if (clash) {
         errors.push(`${file}:${line}: duplicate policy id ${q(id)} (also at ${clash})`);

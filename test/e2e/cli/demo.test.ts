@@ -12,10 +12,14 @@ describe('npm run demo', () => {
   it('walks an agent through allowed, denied and ended access', async () => {
     const { stdout } = await run(process.execPath, [join(REPO, 'demo/agent.mjs')], { cwd: REPO, timeout: 60_000 });
     expect(stdout).toMatch(/fronting \d+ tools of 3 MCP servers \(fs, memory, web\)/);
-    expect(stdout).toMatch(/3\. It connects[^\n]*\n\s+fs\.list_directory, fs\.read_text_file/);
+    expect(stdout).toMatch(/3\. It connects[^\n]*\n\s+fs\.list_directory, fs\.read_text_file, web\.fetch/);
     expect(stdout).toMatch(/Revenue grew 12%/);
     expect(stdout).toMatch(/tool `fs\.write_file` is not in the task's scope/);
     expect(stdout).toMatch(/file reads are limited to the reports folder \(forbidden by `call\.fs-reports-only`/);
+    expect(stdout).toMatch(/mandate approvals approve apr_\w+/);
+    expect(stdout).toMatch(/progress: waiting for approval apr_\w+/);
+    expect(stdout).toMatch(/→ fetched https:\/\/api\.partner\.example\/q3-figures/);
+    expect(stdout).toMatch(/→ denied: user:alice@corp\.example refused approval apr_\w+ for this call \(already fetched once for this report\)/);
     expect(stdout).toMatch(/rejected: .*has ended/);
     expect(stdout).toMatch(/chain intact \(\d+ events\)/);
     expect(stdout).not.toMatch(/unexpected/);
