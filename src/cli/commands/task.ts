@@ -30,7 +30,8 @@ export function registerTaskCommands(program: Command): void {
     .command('start')
     .description('start a task as an agent and save its credential')
     .requiredOption('--key <file>', "the agent's private key file (from `agent create`)")
-    .requiredOption('--intent <text>', 'what the task is for')
+    .option('--intent <text>', 'what the task is for (required unless --task)')
+    .option('--task <id>', 'get a credential for an existing task of this agent (approved after waiting, or break-glass)')
     .option('--tool <name>', 'a tool the task needs (repeatable)', collect, [])
     .option('--constraint <spec>', 'argument constraint <tool>.<arg>=<op>:<value>, op: eq|in|like|min|max (repeatable)', collect, [])
     .option('--resource <uri>', 'data the task may touch, e.g. file:///srv/reports/* (repeatable)', collect, [])
@@ -40,7 +41,8 @@ export function registerTaskCommands(program: Command): void {
     .action(
       action(async (client, cmd) => {
         const o = cmd.opts();
-        if (o.tool.length === 0) throw new CliError('name at least one --tool');
+        if (!o.task && !o.intent) throw new CliError('give --intent (what the task is for), or --task <id> for an existing task');
+        if (!o.task && o.tool.length === 0) throw new CliError('name at least one --tool');
         const key = await loadAgentKey(resolve(o.key));
         const tools: Array<string | { name: string; constraints: Record<string, Record<string, unknown>> }> = o.tool.map((t: string) => t);
         for (const spec of o.constraint as string[]) {
@@ -52,9 +54,9 @@ export function registerTaskCommands(program: Command): void {
           entry.constraints[c.arg] = { ...(entry.constraints[c.arg] ?? {}), [c.op]: c.value };
           tools[i] = entry;
         }
-        const details = [{ type: 'mandate_task', intent: o.intent, tools, resources: o.resource, ...(o.ttl ? { ttl: o.ttl } : {}) }];
+        const details = o.task ? [{ type: 'mandate_task', task_id: o.task }] : [{ type: 'mandate_task', intent: o.intent, tools, resources: o.resource, ...(o.ttl ? { ttl: o.ttl } : {}) }];
         const assertion = await createClientAssertion(key, `${client.baseUrl}/oauth/token`);
-        const r = await client.call<Record<string, unknown>>('POST', '/oauth/token', {
+        const res = await client.request<Record<string, unknown>>('POST', '/oauth/token', {
           auth: 'none',
           form: {
             grant_type: 'client_credentials',
@@ -63,6 +65,13 @@ export function registerTaskCommands(program: Command): void {
             authorization_details: JSON.stringify(details),
           },
         });
+        const r = res.body;
+        if (res.status >= 400) {
+          if (r.error === 'authorization_pending') {
+            throw new CliError(`task ${r.task_id} is waiting for approval${r.approval_id ? ` ${r.approval_id}` : ''}: an approver runs \`mandate approvals approve ${r.approval_id ?? '<id>'}\`; then run \`mandate task start --key ${o.key} --task ${r.task_id}\``);
+          }
+          throw new CliError(`${r.error_description ?? `HTTP ${res.status}`}${r.error ? ` (${r.error})` : ''}`);
+        }
         const out = resolve(o.out);
         const saved = { task_id: r.task_id, access_token: r.access_token, expires_at: new Date(Date.now() + (r.expires_in as number) * 1000).toISOString(), agent: key.agentId };
         try {

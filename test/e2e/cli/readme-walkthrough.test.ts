@@ -33,11 +33,12 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function walkthrough(): string {
+function block(name: string): string {
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const section = readme.split('<!-- walkthrough:start -->')[1]!.split('<!-- walkthrough:end -->')[0]!;
+  const section = readme.split(`<!-- ${name}:start -->`)[1]!.split(`<!-- ${name}:end -->`)[0]!;
   return section.replace(/^```bash\n/m, '').replace(/```\s*$/m, '').replaceAll('7070', String(port));
 }
+const walkthrough = () => block('walkthrough');
 
 describe('README walkthrough', () => {
   it('works when pasted', () => {
@@ -58,6 +59,21 @@ describe('README walkthrough', () => {
     expect(statSync(join(dir, 'reporter.agent-key.json')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'task-credential.json')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, '.mandate/admin-token')).mode & 0o777).toBe(0o600);
+  });
+
+  it('break-glass works when pasted after it', () => {
+    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', block('breakglass')], { cwd: dir, env: { ...process.env, MANDATE_PORT: String(port) }, encoding: 'utf8', timeout: 60_000 });
+    const out = r.stdout + r.stderr;
+    expect(r.status, out).toBe(0);
+    expect(out).toMatch(/break-glass requested: approval apr_\w+, task task_\w+ \(pending\)/);
+    expect(r.stderr).toMatch(/no one approves their own request/);
+    expect(r.stdout).toMatch(/refused: no self-approval/);
+    expect(out).toMatch(/approved apr_\w+: now pending \(1 of 2 approvals; waiting for more\)/);
+    expect(out).toMatch(/approved apr_\w+: now used/);
+    expect(out).toMatch(/started task task_\w+ \(expires in (8|9)\d\ds\)/);
+    expect(out).toMatch(/events: .*breakglass\.request.*approval\.approve.*breakglass\.start.*task\.credential.*task\.end.*breakglass\.end/);
+    // Personal tokens were printed to the pipe only, never logged by the server.
+    expect(serverOut).not.toMatch(/mdt_user_/);
   });
 
   it('printed the admin token path at start, never the token', () => {
