@@ -93,6 +93,9 @@ describe('a tool call that needs approval', () => {
     const run = await client.callTool({ name: 'stdio.fetch', arguments: { url: 'https://example.com/a' } });
     expect(text(run)).toBe('fetched https://example.com/a');
     expect((await env.s.api('GET', `/api/v1/approvals/${id}`)).body.status).toBe('used');
+    const reapprove = await approve(id, 'alice');
+    expect(reapprove.status).toBe(409);
+    expect(reapprove.body.error_description).toMatch(/already used \(approvals are single-use\)/);
 
     // Replay attack: the identical call again is not covered by the used approval.
     const replay = await client.callTool({ name: 'stdio.fetch', arguments: { url: 'https://example.com/a' } });
