@@ -2,7 +2,10 @@
 // client through the gateway, people deciding over the management API, webhooks received and
 // verified, time moved with a manual clock.
 
+import { appendFileSync, cpSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +19,7 @@ const clock = new ManualClock(Date.now());
 let env: GatewayEnv;
 let agent: TestAgent;
 let hookServer: Server;
+let policyDir: string;
 const hooks: Array<{ headers: Record<string, string | string[] | undefined>; body: string }> = [];
 const tokens: Record<string, string> = {};
 
@@ -46,6 +50,8 @@ beforeAll(async () => {
   await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()));
   const hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hook`;
   process.env.TEST_WEBHOOK_SECRET = WEBHOOK_SECRET;
+  policyDir = mkdtempSync(join(tmpdir(), 'mandate-approval-policies-'));
+  cpSync(`${REPO}/test/fixtures/approvals/policies`, policyDir, { recursive: true });
   env = await startGateway(
     `
 approvals:
@@ -56,7 +62,7 @@ approvals:
     security: { webhook: { url: "${hookUrl}", secret: "\${TEST_WEBHOOK_SECRET}", format: slack } }
   breakglass: { approvers: ["role:security"], quorum: 2, maxTtl: 600 }
 `,
-    { policies: `${REPO}/test/fixtures/approvals/policies`, clock },
+    { policies: policyDir, clock },
   );
   agent = await createTestAgent(env.s, { owner: 'alice@corp.example' });
   tokens.alice = await user('Alice Owner', 'alice@corp.example', []);
@@ -197,6 +203,20 @@ describe('a tool call that needs approval', () => {
     expect(results.every((r) => r.status === 200 || r.status === 409)).toBe(true);
     const after = await env.s.api('GET', `/api/v1/approvals/${id}`);
     expect(after.body.decisions).toHaveLength(1);
+  });
+
+  it('voids an approval when the policy set changes before it is used', async () => {
+    const a = await client.callTool({ name: 'stdio.fetch', arguments: { url: 'https://example.com/policy-change' } });
+    const id = approvalIdIn(text(a))!;
+    await approve(id, 'alice');
+    appendFileSync(join(policyDir, 'approvals.cedar'), '\n@id("extra.harmless") permit (principal is Agent, action == Action::"readResource", resource);\n');
+    const reload = await env.s.api('POST', '/api/v1/policies/reload', {});
+    expect(reload.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await env.s.api('GET', `/api/v1/approvals/${id}`)).toMatchObject({ body: { status: 'expired', endReason: 'policy changed' } });
+    const r = await client.callTool({ name: 'stdio.fetch', arguments: { url: 'https://example.com/policy-change' } });
+    expect(r.isError).toBe(true);
+    expect(approvalIdIn(text(r))).not.toBe(id);
   });
 
   it('does not cover the identical call in another task', async () => {
