@@ -19,6 +19,7 @@ import { ensureAdminToken } from './identity/admin-token.js';
 import { AgentService } from './identity/agent-service.js';
 import { ApiTokenService } from './identity/api-tokens.js';
 import { ClientAssertionVerifier } from './identity/client-assertion.js';
+import { DpopVerifier } from './identity/dpop.js';
 import { UserService } from './identity/users.js';
 import { SigningKeys } from './identity/signing-keys.js';
 import { AccessRequests } from './pdp/access-request.js';
@@ -69,6 +70,7 @@ export interface Mandate {
   webhooks: WebhookNotifier;
   agents: AgentService;
   assertions: ClientAssertionVerifier;
+  dpop: DpopVerifier;
   tools: ToolCatalog;
   pins: ToolPins;
   upstreams: UpstreamManager;
@@ -139,6 +141,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       clockSkew: config.identity.clockSkew,
     });
     const apiTokens = new ApiTokenService(store, admin.hash, audit, clock);
+    const dpop = new DpopVerifier(clock, { maxAge: config.credentials.dpopMaxAge, requireNonce: config.credentials.dpopNonce });
     const users = new UserService(store, audit, clock, () => apiTokens.invalidate());
     const webhooks = new WebhookNotifier(config.approvals, audit, clock, opts.logger);
     const approvals = new ApprovalService({ store, audit, clock, config: config.approvals, notifier: webhooks, tools, policyVersion: () => policy.version, baseUrl: () => endpoints.base, logger: opts.logger });
@@ -148,7 +151,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     });
     policy.onReload((version) => void approvals.policyChanged(version).catch((err) => opts.logger?.error({ err }, 'voiding approvals after a policy change failed')));
     const authorizer = new CallAuthorizer(policy, clock);
-    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, logger: opts.logger });
+    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, logger: opts.logger });
     const accessRequests = new AccessRequests({ keys, approvals, clock, endpoint: () => `${endpoints.base}/access/v1/requests`, issuer: () => endpoints.issuer, windowSeconds: Math.min(config.approvals.ttl, 600) });
     const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types, accessRequests });
 
@@ -169,6 +172,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       webhooks,
       agents,
       assertions,
+      dpop,
       tools,
       pins,
       upstreams,

@@ -24,6 +24,17 @@ export const defaults = {
     /** Seconds between sweeps that expire tasks and prune replay and revocation entries. */
     sweepInterval: 1,
   },
+  credentials: {
+    /** Environments whose agents may hold unbound (Bearer) credentials; every other environment
+     *  (prod by default) must bind its credentials to a key with DPoP (RFC 9449). */
+    bearerEnvironments: ['dev', 'test', 'staging'] as string[],
+    /** Seconds a DPoP proof's `iat` may be away from now. */
+    dpopMaxAge: 60,
+    /** Require server nonces in DPoP proofs (`DPoP-Nonce`), which bounds pre-generated proofs. */
+    dpopNonce: false,
+    /** How deep delegation chains may go (a task an agent started itself has depth 0). */
+    maxDelegationDepth: 3,
+  },
   identity: {
     /** Longest accepted lifetime of a client assertion (exp - iat), in seconds (RFC 7523 asks for short). */
     assertionMaxAge: 300,

@@ -116,6 +116,15 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    credentials: z
+      .object({
+        bearerEnvironments: z.array(z.string()).default(defaults.credentials.bearerEnvironments),
+        dpopMaxAge: z.number().int().min(5).max(600).default(defaults.credentials.dpopMaxAge),
+        dpopNonce: z.boolean().default(defaults.credentials.dpopNonce),
+        maxDelegationDepth: z.number().int().min(0).max(10).default(defaults.credentials.maxDelegationDepth),
+      })
+      .strict()
+      .prefault({}),
     identity: z
       .object({
         assertionMaxAge: z.number().int().min(1).max(3600).default(defaults.identity.assertionMaxAge),

@@ -12,6 +12,9 @@ export type ErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'invalid_target'
+  // RFC 9449 (DPoP)
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   // RFC 8628 §3.5 (a task start waiting for a human)
   | 'authorization_pending'
   | 'access_denied'
@@ -41,6 +44,8 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   invalid_token: 401,
   insufficient_scope: 403,
   invalid_target: 400,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   authorization_pending: 400,
   access_denied: 400,
   expired_token: 400,

@@ -20,6 +20,7 @@ import type { CredentialService } from '../tasks/credentials.js';
 import type { RevocationList } from '../tasks/revocation.js';
 import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
 import type { ApprovalService } from '../approvals/approval-service.js';
+import { DpopError, type DpopVerifier } from '../identity/dpop.js';
 import { AgentSession } from './agent-session.js';
 import { AgentHttpTransport } from './http-transport.js';
 import type { CallAuthorizer } from './authorize.js';
@@ -46,6 +47,7 @@ export interface GatewayDeps {
   clock: Clock;
   endpoints: { base: string; mcp: string };
   approvals: ApprovalService;
+  dpop: DpopVerifier;
   logger?: Logger | undefined;
 }
 
@@ -95,18 +97,28 @@ export class McpGateway {
     const hostProblem = this.checkHostAndOrigin(req);
     if (hostProblem) return this.httpError(reply, 403, 'forbidden', hostProblem);
 
-    // Every request carries the task credential.
+    // Every request carries the task credential: `Bearer`, or `DPoP` with a fresh proof by the
+    // key a bound credential names.
     const h = req.headers.authorization;
-    const token = h && /^Bearer\s+(\S+)\s*$/i.exec(h)?.[1];
-    if (!token) return this.unauthorized(reply, 'invalid_request', 'a task credential is required: `Authorization: Bearer <credential>` (POST /oauth/token starts a task)');
+    const m1 = h ? /^(Bearer|DPoP)\s+(\S+)\s*$/i.exec(h) : null;
+    const token = m1?.[2];
+    if (!token) return this.unauthorized(reply, 'invalid_request', 'a task credential is required: `Authorization: Bearer <credential>` (or `DPoP <credential>` with a proof; POST /oauth/token starts a task)');
+    const scheme = m1![1]!.toLowerCase();
     let claims;
     try {
       claims = await this.credentials.verify(token, this.endpoints.mcp);
+      if (claims.cnf?.jkt) {
+        if (scheme !== 'dpop') throw new MandateError('invalid_token', 'this credential is bound to a key (DPoP): present it as `Authorization: DPoP <credential>` with a `DPoP` proof; a copied credential without its key is refused');
+        await this.d.dpop.verify(req.headers.dpop, { method: req.method, url: this.endpoints.mcp, accessToken: token, jkt: claims.cnf.jkt });
+      } else if (scheme === 'dpop') {
+        throw new MandateError('invalid_token', 'this credential is not key-bound: present it as `Authorization: Bearer <credential>`');
+      }
     } catch (err) {
       const message = err instanceof MandateError ? err.message : 'credential rejected';
       const seen = await this.credentials.inspect(token);
       await this.audit.record({ type: 'mcp.reject', actor: seen?.sub ?? 'anonymous', agentId: seen?.sub ?? null, taskId: seen?.task_id ?? null, outcome: 'denied', data: { reason: message, method: req.method } });
-      return this.unauthorized(reply, 'invalid_token', message);
+      if (err instanceof DpopError) return this.unauthorized(reply, err.dpopCode, message, true);
+      return this.unauthorized(reply, 'invalid_token', message, scheme === 'dpop');
     }
 
     const sessionId = req.headers['mcp-session-id'];
@@ -185,12 +197,15 @@ export class McpGateway {
     return null;
   }
 
-  private unauthorized(reply: FastifyReply, error: string, description: string): void {
+  private unauthorized(reply: FastifyReply, error: string, description: string, dpop = false): void {
     const meta = `${this.endpoints.base}/.well-known/oauth-protected-resource`;
-    void reply
-      .status(401)
-      .header('WWW-Authenticate', `Bearer resource_metadata="${meta}", error="${error}", error_description="${description.replace(/["\\]/g, "'")}"`)
-      .send({ error, error_description: description });
+    const desc = description.replace(/["\\]/g, "'");
+    // RFC 9449 §7.1: a DPoP challenge for DPoP problems (with a nonce when one is needed).
+    const challenge = dpop
+      ? `DPoP algs="ES256 ES384 EdDSA RS256 PS256", error="${error}", error_description="${desc}"`
+      : `Bearer resource_metadata="${meta}", error="${error}", error_description="${desc}"`;
+    if (dpop && this.d.dpop.requireNonce) reply.header('DPoP-Nonce', this.d.dpop.nonce());
+    void reply.status(401).header('WWW-Authenticate', challenge).send({ error, error_description: description });
   }
 
   private httpError(reply: FastifyReply, status: number, error: string, description: string): void {

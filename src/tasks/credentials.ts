@@ -22,6 +22,22 @@ export interface TaskClaims extends JWTPayload {
   task_id: string;
   scope: string;
   authorization_details: Array<Record<string, unknown>>;
+  /** Key binding (RFC 9449 §6): the thumbprint of the key every use must prove. */
+  cnf?: { jkt: string };
+  /** Delegation chain (RFC 8693 §4.1): who acted before this agent, nearest first. */
+  act?: ActClaim;
+  break_glass?: boolean;
+}
+
+export interface ActClaim {
+  sub: string;
+  task_id?: string;
+  act?: ActClaim;
+}
+
+export interface IssueOptions {
+  jkt?: string | undefined;
+  act?: ActClaim | undefined;
 }
 
 export interface IssuedCredential {
@@ -44,7 +60,7 @@ export class CredentialService {
     return this.issuerOf();
   }
 
-  async issue(task: Task, agent: Agent, audience: string): Promise<IssuedCredential> {
+  async issue(task: Task, agent: Agent, audience: string, o: IssueOptions = {}): Promise<IssuedCredential> {
     const key = this.keys.current;
     const jti = newId('cred', this.clock.now());
     const iat = Math.floor(this.clock.now() / 1000);
@@ -56,6 +72,8 @@ export class CredentialService {
       scope: 'mandate:task',
       authorization_details: [scopeToDetails(task.intent, task.scope, exp - iat)],
       ...(task.breakGlass ? { break_glass: true } : {}),
+      ...(o.jkt ? { cnf: { jkt: o.jkt } } : {}),
+      ...(o.act ? { act: o.act } : {}),
     })
       .setProtectedHeader(header)
       .setIssuer(this.issuer)

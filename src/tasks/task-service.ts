@@ -7,12 +7,14 @@ import type { Clock } from '../core/clock.js';
 import { MandateError, q } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { ToolLookup } from '../core/tool.js';
-import { agentEntity, toolEntity } from '../policy/mandate-entities.js';
+import { agentEntity, taskInfo, toolEntity } from '../policy/mandate-entities.js';
 import { timeContext, type PolicyService } from '../policy/policy-service.js';
 import type { Decision } from '../policy/engine.js';
 import type { CedarValueJson } from '../policy/cedar.js';
-import type { Agent, Task, TaskFilter, TaskStatus, TaskStore } from '../storage/types.js';
-import type { CredentialService, IssuedCredential } from './credentials.js';
+import type { Agent, Task, TaskFilter, TaskScope, TaskStatus, TaskStore, ToolGrant } from '../storage/types.js';
+import type { ActClaim, CredentialService, IssuedCredential, IssueOptions } from './credentials.js';
+import { globMatch } from './resource-uri.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import type { RevocationList } from './revocation.js';
 import { normaliseScope, parseAuthorizationDetails, scopeToDetails } from './scope.js';
 
@@ -56,7 +58,7 @@ export class TaskService {
   ) {}
 
   /** Starts a task for an authenticated agent from its `authorization_details`. */
-  async start(agent: Agent, rawDetails: unknown, audience: string): Promise<StartedTask> {
+  async start(agent: Agent, rawDetails: unknown, audience: string, bind: IssueOptions = {}): Promise<StartedTask> {
     const detail = parseAuthorizationDetails(rawDetails);
     const request = normaliseScope(detail, this.tools);
     const ttl = Math.min(request.ttl ?? this.limits.defaultTtl, this.limits.maxTtl);
@@ -152,7 +154,7 @@ export class TaskService {
       decisionId: decisions[0]?.id ?? null,
     };
     await this.store.insertTask(task);
-    const credential = await this.credentials.issue(task, agent, audience);
+    const credential = await this.credentials.issue(task, agent, audience, bind);
     await this.audit.record({
       type: 'task.start',
       actor: agent.id,
@@ -160,16 +162,105 @@ export class TaskService {
       taskId: task.id,
       decision: 'allow',
       outcome: 'success',
-      data: { intent: task.intent, scope: task.scope, ttl, expiresAt: task.expiresAt, credentialId: credential.jti, audience, decisions: decisionSummary, policyVersion: this.policy.version },
+      data: { intent: task.intent, scope: task.scope, ttl, expiresAt: task.expiresAt, credentialId: credential.jti, audience, boundTo: bind.jkt ?? null, decisions: decisionSummary, policyVersion: this.policy.version },
     });
     return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions };
+  }
+
+  /**
+   * Delegation (RFC 8693 token exchange): the agent of a live parent task hands a narrower part
+   * of it to another agent. The child's tools, their constraints and call limits, its resources
+   * and its expiry must fit inside the parent's; its depth stays within the limit; Cedar
+   * `delegate` must allow the pair, and `startTask` must allow the child each tool on its own.
+   * Approvals and break-glass elevation never pass down: a break-glass parent cannot delegate,
+   * and an approval gate on the child's tools refuses rather than waits.
+   */
+  async delegate(p: { parent: Task; parentAgent: Agent; child: Agent; rawDetails: unknown; audience: string; bind: IssueOptions; parentAct?: ActClaim | undefined; maxDepth: number }): Promise<StartedTask> {
+    const { parent, parentAgent, child } = p;
+    const now = this.clock.now();
+    const refuse = async (code: 'invalid_grant' | 'invalid_scope', message: string, extra: Record<string, unknown> = {}): Promise<never> => {
+      await this.audit.record({ type: 'task.delegate', actor: parentAgent.id, agentId: child.id, taskId: parent.id, decision: 'deny', outcome: 'denied', data: { reason: message, parentTask: parent.id, child: child.id, chain: chainOf(parentAgent.id, parent.id, p.parentAct), ...extra } });
+      throw new MandateError(code, message);
+    };
+    if (parent.breakGlass) await refuse('invalid_grant', 'break-glass tasks cannot delegate: their elevation covers this agent and this emergency only');
+    if (!this.isLive(parent)) await refuse('invalid_grant', `the parent task ${q(parent.id)} is ${parent.status === 'active' ? 'ended' : parent.status}: nothing to delegate`);
+    if (child.status !== 'active') await refuse('invalid_grant', `agent ${q(child.id)} is ${child.status}`);
+    if (child.id === parentAgent.id) await refuse('invalid_grant', 'an agent cannot delegate to itself: start another task instead');
+    const depth = parent.depth + 1;
+    if (depth > p.maxDepth) await refuse('invalid_grant', `delegation depth ${depth} is over the limit of ${p.maxDepth} (credentials.maxDelegationDepth)`);
+
+    const detail = parseAuthorizationDetails(p.rawDetails);
+    const request = normaliseScope(detail, this.tools);
+    // Resources not named are the parent's.
+    if (request.scope.resources.length === 0) request.scope.resources = [...parent.scope.resources];
+    const problems = narrowing(parent.scope, request.scope);
+    if (problems.length) await refuse('invalid_scope', `a child can only get less than its parent: ${problems.join('; ')}`);
+    const remaining = Math.floor((parent.expiresAt - now) / 1000);
+    const ttl = request.ttl ?? Math.min(remaining, this.limits.defaultTtl);
+    if (ttl > remaining) await refuse('invalid_scope', `the child asks for ${ttl}s but the parent task ends in ${remaining}s: a child cannot outlive its parent`);
+
+    const time = timeContext(now);
+    const d = this.policy.decide({
+      principal: { type: 'Agent', id: parentAgent.id },
+      action: 'delegate',
+      resource: { type: 'Agent', id: child.id },
+      context: { task: taskInfo(parent), intent: request.intent, tools: request.scope.tools.map((t) => t.name), resources: request.scope.resources, ttl, depth, time },
+      entities: [agentEntity(parentAgent), agentEntity(child)],
+    });
+    if (d.decision !== 'allow') {
+      const why = d.decision === 'approval_required' ? `needs approval, which delegation never waits for (${d.reasons.join('; ')})` : d.reasons.join('; ');
+      await refuse('invalid_scope', `delegation to ${q(child.id)} denied by policy: ${why}`, { decisionId: d.id, policyIds: d.policyIds });
+    }
+    // The child must be allowed each tool on its own account too; an approval gate here refuses.
+    const denials: string[] = [];
+    for (const grant of request.scope.tools) {
+      const tool = this.tools.getTool(grant.name)!;
+      const sd = this.policy.decide({
+        principal: { type: 'Agent', id: child.id },
+        action: 'startTask',
+        resource: { type: 'Tool', id: tool.name },
+        context: { intent: request.intent, ttl, tools: request.scope.tools.map((t) => t.name), resources: request.scope.resources, time, constrainedArgs: Object.keys(grant.constraints ?? {}), maxCalls: grant.max_calls ?? 0 },
+        entities: [agentEntity(child), toolEntity(tool)],
+      });
+      if (sd.decision !== 'allow') denials.push(`tool ${q(tool.name)}: ${sd.decision === 'approval_required' ? 'needs approval, which delegation never grants' : sd.reasons.join('; ')}`);
+    }
+    if (denials.length) await refuse('invalid_scope', `the child agent may not hold: ${denials.join(' | ')}`);
+
+    const task: Task = {
+      id: newId('task', now),
+      agentId: child.id,
+      parentId: parent.id,
+      depth,
+      intent: request.intent,
+      scope: request.scope,
+      status: 'active',
+      labels: [...parent.labels],
+      createdAt: now,
+      expiresAt: now + ttl * 1000,
+      endedAt: null,
+      endReason: null,
+      decisionId: d.id,
+    };
+    await this.store.insertTask(task);
+    const act: ActClaim = { sub: parentAgent.id, task_id: parent.id, ...(p.parentAct ? { act: p.parentAct } : {}) };
+    const credential = await this.credentials.issue(task, child, p.audience, { ...p.bind, act });
+    await this.audit.record({
+      type: 'task.delegate',
+      actor: parentAgent.id,
+      agentId: child.id,
+      taskId: task.id,
+      decision: 'allow',
+      outcome: 'success',
+      data: { parentTask: parent.id, child: child.id, depth, intent: task.intent, scope: task.scope, ttl, credentialId: credential.jti, boundTo: p.bind.jkt ?? null, chain: chainOf(child.id, task.id, act), decisionId: d.id, policyIds: d.policyIds },
+    });
+    return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions: [d] };
   }
 
   /**
    * A credential for a task that already exists (one approved after it waited, or break-glass):
    * only to its own agent, only while active.
    */
-  async credentialFor(agent: Agent, taskId: string, audience: string): Promise<StartedTask> {
+  async credentialFor(agent: Agent, taskId: string, audience: string, bind: IssueOptions = {}): Promise<StartedTask> {
     const task = await this.store.getTask(taskId);
     if (!task || task.agentId !== agent.id) throw new MandateError('invalid_grant', `task ${q(taskId)} is not a task of this agent`);
     if (task.status === 'pending_approval') {
@@ -180,9 +271,9 @@ export class TaskService {
       const denied = (await this.approvals?.forTask(task.id))?.status === 'denied';
       throw new MandateError(denied ? 'access_denied' : 'expired_token', `task ${q(taskId)} is ${denied ? 'denied' : task.status}${task.endReason ? ` (${task.endReason})` : ''}: start a new one`);
     }
-    const credential = await this.credentials.issue(task, agent, audience);
+    const credential = await this.credentials.issue(task, agent, audience, bind);
     const ttl = Math.max(1, Math.round((task.expiresAt - this.clock.now()) / 1000));
-    await this.audit.record({ type: 'task.credential', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'success', data: { credentialId: credential.jti, audience, breakGlass: task.breakGlass === true, expiresAt: task.expiresAt } });
+    await this.audit.record({ type: 'task.credential', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'success', data: { credentialId: credential.jti, audience, boundTo: bind.jkt ?? null, breakGlass: task.breakGlass === true, expiresAt: task.expiresAt } });
     return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions: [] };
   }
 
@@ -260,4 +351,42 @@ export class TaskService {
     }
     return n;
   }
+}
+
+/** The delegation chain as audit shows it: this agent first, then who acted before it. */
+function chainOf(agentId: string, taskId: string, act?: ActClaim): Array<{ agent: string; task: string | null }> {
+  const out: Array<{ agent: string; task: string | null }> = [{ agent: agentId, task: taskId }];
+  for (let a = act, i = 0; a && i < 16; a = a.act, i++) out.push({ agent: a.sub, task: a.task_id ?? null });
+  return out;
+}
+
+/**
+ * Why `child` is not inside `parent` (empty: it is). A child tool must be the parent's, keep every
+ * constraint the parent has on it (it may add its own) and no higher call limit; inherited ones
+ * are filled in. Every child resource pattern must lie inside a parent pattern.
+ */
+export function narrowing(parent: TaskScope, child: TaskScope): string[] {
+  const problems: string[] = [];
+  const byName = new Map(parent.tools.map((t) => [t.name, t]));
+  for (const g of child.tools) {
+    const pg = byName.get(g.name);
+    if (!pg) {
+      problems.push(`tool ${q(g.name)} is not in the parent task`);
+      continue;
+    }
+    const merged: NonNullable<ToolGrant['constraints']> = { ...(g.constraints ?? {}) };
+    for (const [arg, c] of Object.entries(pg.constraints ?? {})) {
+      if (!(arg in merged)) merged[arg] = c;
+      else if (canonicalJson(merged[arg]) !== canonicalJson(c)) problems.push(`tool ${q(g.name)}: the parent constrains ${q(arg)} as ${canonicalJson(c)}; the child must keep exactly that`);
+    }
+    if (Object.keys(merged).length) g.constraints = merged;
+    if (pg.max_calls !== undefined) {
+      if (g.max_calls === undefined) g.max_calls = pg.max_calls;
+      else if (g.max_calls > pg.max_calls) problems.push(`tool ${q(g.name)}: ${g.max_calls} calls is more than the parent's ${pg.max_calls}`);
+    }
+  }
+  for (const r of child.resources) {
+    if (!parent.resources.some((p) => p === r || globMatch(p, r))) problems.push(`resource ${q(r)} is outside the parent's resources`);
+  }
+  return problems;
 }

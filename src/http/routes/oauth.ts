@@ -25,6 +25,39 @@ function noStore(reply: FastifyReply): void {
 export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
   const ip = (req: FastifyRequest) => req.ip;
 
+  /** The DPoP proof of a token-endpoint request, if any: its key's thumbprint. Audited when refused. */
+  async function tokenEndpointProof(req: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
+    if (m.dpop.requireNonce) reply.header('DPoP-Nonce', m.dpop.nonce());
+    if (req.headers.dpop === undefined) return undefined;
+    try {
+      return (await m.dpop.verify(req.headers.dpop, { method: 'POST', url: m.endpoints.token })).jkt;
+    } catch (err) {
+      await m.audit.record({ type: 'auth.failure', actor: 'anonymous', outcome: 'failure', data: { method: 'dpop', reason: (err as Error).message, ip: ip(req) } });
+      throw err;
+    }
+  }
+
+  /**
+   * The agent behind a resource request made with its own credential (revocation): `Bearer` for
+   * unbound credentials, `DPoP` plus a proof by the bound key for bound ones.
+   */
+  async function credentialCaller(req: FastifyRequest, url: string) {
+    const h = req.headers.authorization ?? '';
+    const m1 = /^(Bearer|DPoP)\s+(\S+)\s*$/i.exec(h);
+    if (!m1) return null;
+    const scheme = m1[1]!.toLowerCase();
+    const token = m1[2]!;
+    const claims = await m.credentials.inspect(token);
+    if (!claims) return null;
+    if (claims.cnf?.jkt) {
+      if (scheme !== 'dpop') throw new MandateError('invalid_token', 'this credential is bound to a key: present it as `Authorization: DPoP <credential>` with a DPoP proof');
+      await m.dpop.verify(req.headers.dpop, { method: req.method, url, accessToken: token, jkt: claims.cnf.jkt });
+    } else if (scheme === 'dpop') {
+      throw new MandateError('invalid_token', 'this credential is not bound to a key: present it as `Authorization: Bearer`');
+    }
+    return claims;
+  }
+
   /** private_key_jwt client authentication, audited either way. */
   async function authenticateClient(req: FastifyRequest, params: Record<string, string>): Promise<Agent> {
     try {
@@ -47,31 +80,79 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     }
   }
 
+  /**
+   * Delegation, RFC 8693: the parent agent exchanges its task credential (`subject_token`, with a
+   * DPoP proof by its key if the credential is bound) and the child's own client assertion
+   * (`actor_token`, proving the child takes part) for a narrower credential for the child,
+   * bound to the child's key when `dpop_jkt` names it.
+   */
+  async function delegate(req: FastifyRequest, reply: FastifyReply, params: Record<string, string>) {
+    if (!params.subject_token) throw new MandateError('invalid_request', '`subject_token` (the parent task credential) is required');
+    if (params.subject_token_type && params.subject_token_type !== ACCESS_TOKEN_TYPE) throw new MandateError('invalid_request', `\`subject_token_type\` must be \`${ACCESS_TOKEN_TYPE}\``);
+    let claims;
+    try {
+      claims = await m.credentials.verify(params.subject_token, m.endpoints.mcp);
+    } catch (err) {
+      await m.audit.record({ type: 'task.delegate', actor: 'anonymous', decision: 'deny', outcome: 'denied', data: { reason: `subject_token refused: ${(err as Error).message}` } });
+      throw new MandateError('invalid_grant', `subject_token is not a live task credential: ${(err as Error).message}`);
+    }
+    // The parent proves possession of a bound credential, as at any resource.
+    if (claims.cnf?.jkt) {
+      try {
+        await m.dpop.verify(req.headers.dpop, { method: 'POST', url: m.endpoints.token, accessToken: params.subject_token, jkt: claims.cnf.jkt });
+      } catch (err) {
+        await m.audit.record({ type: 'task.delegate', actor: claims.sub, agentId: claims.sub, taskId: claims.task_id, decision: 'deny', outcome: 'denied', data: { reason: (err as Error).message } });
+        throw err;
+      }
+    }
+    const parent = await m.store.getTask(claims.task_id);
+    const parentAgent = await m.store.getAgent(claims.sub);
+    if (!parent || !parentAgent) throw new MandateError('invalid_grant', 'the parent task or agent no longer exists');
+    if (parent.breakGlass) {
+      await m.audit.record({ type: 'task.delegate', actor: claims.sub, agentId: claims.sub, taskId: parent.id, decision: 'deny', outcome: 'denied', data: { reason: 'break-glass tasks cannot delegate' } });
+      throw new MandateError('invalid_grant', 'break-glass tasks cannot delegate: their elevation covers this agent and this emergency only');
+    }
+    if (!params.actor_token) throw new MandateError('invalid_request', "`actor_token` (the child agent's client assertion, RFC 7523) is required: the child proves it takes part");
+    if (params.actor_token_type && params.actor_token_type !== JWT_TOKEN_TYPE) throw new MandateError('invalid_request', `\`actor_token_type\` must be \`${JWT_TOKEN_TYPE}\``);
+    // The child authenticates with its own key (single-use assertion, audited).
+    const child = await authenticateClient(req, { client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: params.actor_token });
+    const jkt = params.dpop_jkt;
+    if (jkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(jkt)) throw new MandateError('invalid_request', '`dpop_jkt` must be a JWK SHA-256 thumbprint (base64url, 43 characters)');
+    if (!jkt && !m.config.credentials.bearerEnvironments.includes(child.environment)) {
+      throw new MandateError('invalid_dpop_proof', `agents in \`${child.environment}\` get key-bound credentials only: pass the child's DPoP key thumbprint as \`dpop_jkt\``);
+    }
+    const audience = params.resource ?? params.audience ?? m.endpoints.mcp;
+    if (audience !== m.endpoints.mcp) throw new MandateError('invalid_target', `\`resource\` ${q(audience)} is not served by this Mandate (expected ${q(m.endpoints.mcp)})`);
+    const got = await m.tasks.delegate({ parent, parentAgent, child, rawDetails: params.authorization_details, audience, bind: jkt ? { jkt } : {}, parentAct: claims.act, maxDepth: m.config.credentials.maxDelegationDepth });
+    noStore(reply);
+    return {
+      access_token: got.credential.token,
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: jkt ? 'DPoP' : 'Bearer',
+      expires_in: Math.max(1, Math.round((got.credential.expiresAt - m.clock.now()) / 1000)),
+      scope: 'mandate:task',
+      task_id: got.task.id,
+      authorization_details: [got.authorizationDetails],
+    };
+  }
+
   app.post('/oauth/token', async (req, reply) => {
     noStore(reply);
     const params = form(req);
     if (!params.grant_type) throw new MandateError('invalid_request', '`grant_type` is required (client_credentials)');
-    if (params.grant_type === TOKEN_EXCHANGE) {
-      // Delegation (RFC 8693). Whatever else it will check, a break-glass task never delegates:
-      // its elevation was approved for this agent and this emergency only.
-      if (!params.subject_token) throw new MandateError('invalid_request', '`subject_token` (the parent task credential) is required');
-      let claims;
-      try {
-        claims = await m.credentials.verify(params.subject_token, m.endpoints.mcp);
-      } catch (err) {
-        throw new MandateError('invalid_grant', `subject_token is not a live task credential: ${(err as Error).message}`);
-      }
-      const parent = await m.store.getTask(claims.task_id);
-      if (parent?.breakGlass) {
-        await m.audit.record({ type: 'task.delegate', actor: claims.sub, agentId: claims.sub, taskId: parent.id, decision: 'deny', outcome: 'denied', data: { reason: 'break-glass tasks cannot delegate' } });
-        throw new MandateError('invalid_grant', 'break-glass tasks cannot delegate: their elevation covers this agent and this emergency only');
-      }
-      throw new MandateError('unsupported_grant_type', 'delegation by token exchange is not available in this version');
-    }
+    if (params.grant_type === TOKEN_EXCHANGE) return delegate(req, reply, params);
     if (params.grant_type !== 'client_credentials') {
       throw new MandateError('unsupported_grant_type', `grant type ${q(params.grant_type)} is not supported: use client_credentials with a client assertion`);
     }
+    // DPoP (RFC 9449): a proof with the request binds the credential to its key.
+    const jkt = await tokenEndpointProof(req, reply);
     const agent = await authenticateClient(req, params);
+    if (!jkt && !m.config.credentials.bearerEnvironments.includes(agent.environment)) {
+      await m.audit.record({ type: 'task.deny', actor: agent.id, agentId: agent.id, decision: 'deny', outcome: 'denied', data: { reason: 'bearer credentials are not allowed in this environment' } });
+      throw new MandateError('invalid_dpop_proof', `agents in \`${agent.environment}\` get key-bound credentials only: send a DPoP proof (RFC 9449) with this request (bearer credentials are allowed in: ${m.config.credentials.bearerEnvironments.join(', ') || 'no environment'})`);
+    }
+    const bind = jkt ? { jkt } : {};
+    const tokenType = jkt ? 'DPoP' : 'Bearer';
     // RFC 8707: the credential's audience is the resource it is for; Mandate's MCP endpoint by default.
     const audience = params.resource ?? m.endpoints.mcp;
     if (audience !== m.endpoints.mcp) {
@@ -80,20 +161,20 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     // Coming back for a task that already exists (approved after waiting, or break-glass).
     const existing = existingTaskId(params.authorization_details);
     if (existing) {
-      const got = await m.tasks.credentialFor(agent, existing, audience);
+      const got = await m.tasks.credentialFor(agent, existing, audience, bind);
       return {
         access_token: got.credential.token,
-        token_type: 'Bearer',
+        token_type: tokenType,
         expires_in: Math.max(1, Math.round((got.credential.expiresAt - m.clock.now()) / 1000)),
         scope: 'mandate:task',
         task_id: got.task.id,
         authorization_details: [got.authorizationDetails],
       };
     }
-    const started = await m.tasks.start(agent, params.authorization_details, audience);
+    const started = await m.tasks.start(agent, params.authorization_details, audience, bind);
     return {
       access_token: started.credential.token,
-      token_type: 'Bearer',
+      token_type: tokenType,
       // The granted lifetime, from issuance (a slow response must not report a shorter one).
       expires_in: Math.round((started.task.expiresAt - started.task.createdAt) / 1000),
       scope: 'mandate:task',
@@ -138,11 +219,8 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     if (params.client_assertion) {
       agentId = (await authenticateClient(req, params)).id;
     } else {
-      const h = req.headers.authorization;
-      const bearer = h && /^Bearer\s+(\S+)$/i.exec(h)?.[1];
-      if (!bearer) throw new MandateError('invalid_client', 'authenticate with your task credential (`Authorization: Bearer <credential>`) or a client assertion');
-      const own = await m.credentials.inspect(bearer);
-      if (!own) throw new MandateError('invalid_client', 'the Bearer credential is not a task credential issued by this Mandate');
+      const own = await credentialCaller(req, `${m.endpoints.base}/oauth/revoke`);
+      if (!own) throw new MandateError('invalid_client', 'authenticate with your task credential (`Authorization: Bearer <credential>`, or `DPoP <credential>` with a proof if it is key-bound) or a client assertion');
       agentId = own.sub;
     }
     const claims = await m.credentials.inspect(params.token);
@@ -158,7 +236,8 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     introspection_endpoint: `${m.endpoints.base}/oauth/introspect`,
     revocation_endpoint: `${m.endpoints.base}/oauth/revoke`,
     jwks_uri: `${m.endpoints.base}/.well-known/jwks.json`,
-    grant_types_supported: ['client_credentials'],
+    grant_types_supported: ['client_credentials', TOKEN_EXCHANGE],
+    dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'],
     token_endpoint_auth_methods_supported: ['private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: m.config.identity.algorithms,
     revocation_endpoint_auth_methods_supported: ['private_key_jwt'],
@@ -180,6 +259,8 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
 }
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 
 /** `[{"type":"mandate_task","task_id":"…"}]` names an existing task instead of asking for a new one. */
 function existingTaskId(raw: string | undefined): string | null {

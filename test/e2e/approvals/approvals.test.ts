@@ -164,6 +164,25 @@ describe('a tool call that needs approval', () => {
     expect(runs).toHaveLength(1);
   });
 
+  it("does not cover the child's identical call after delegation (approvals never pass down)", async () => {
+    const { MandateAgent } = await import('../../../src/client/index.js');
+    const parentSdk = await MandateAgent.create({ url: env.s.url, key: { agentId: agent.id, kid: agent.kid, alg: 'ES256', privateKey: agent.privateKey }, dpop: false });
+    const childTest = await createTestAgent(env.s, { owner: 'alice@corp.example' });
+    const childSdk = await MandateAgent.create({ url: env.s.url, key: { agentId: childTest.id, kid: childTest.kid, alg: 'ES256', privateKey: childTest.privateKey }, dpop: false });
+    const parentTask = await parentSdk.startTask({ intent: 'research', tools: ['stdio.fetch'], ttl: 300 });
+    const pc = await parentTask.connect();
+    const first = await pc.callTool({ name: 'stdio.fetch', arguments: { url: 'https://example.com/family' } });
+    const id = approvalIdIn(text(first))!;
+    await approve(id, 'alice');
+    const child = childSdk.adopt(await parentTask.delegate(await childSdk.delegationTicket(), { tools: ['stdio.fetch'], ttl: 120 }));
+    const cc = await child.connect();
+    const r = await cc.callTool({ name: 'stdio.fetch', arguments: { url: 'https://example.com/family' } });
+    expect(r.isError).toBe(true);
+    expect(approvalIdIn(text(r))).not.toBe(id);
+    expect((await env.s.api('GET', `/api/v1/approvals/${id}`)).body.status).toBe('approved');
+    await Promise.all([pc.close(), cc.close()]);
+  });
+
   it('refuses an approval that expired before use', async () => {
     const a = await client.callTool({ name: 'stdio.fetch', arguments: { url: 'https://example.com/late' } });
     const id = approvalIdIn(text(a))!;

@@ -1,0 +1,150 @@
+// DPoP (RFC 9449): proof-of-possession for task credentials. The token endpoint binds a
+// credential to the key of the proof that came with the request (`cnf.jkt`); every later use
+// must carry a fresh proof by that key for that very request (method, URL, access-token hash),
+// each proof accepted once. A copied credential without its private key is useless.
+
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { calculateJwkThumbprint, decodeProtectedHeader, jwtVerify, EmbeddedJWK, errors as joseErrors, type JWK } from 'jose';
+import type { Clock } from '../core/clock.js';
+import { MandateError } from '../core/errors.js';
+
+const ASYMMETRIC = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+
+export class DpopError extends MandateError {
+  constructor(
+    message: string,
+    /** `use_dpop_nonce` when the client must retry with the server's nonce. */
+    readonly dpopCode: 'invalid_dpop_proof' | 'use_dpop_nonce' = 'invalid_dpop_proof',
+  ) {
+    super(dpopCode, message);
+    this.name = 'DpopError';
+  }
+}
+
+export interface DpopOptions {
+  /** Seconds a proof's `iat` may lie in the past or future. */
+  maxAge: number;
+  /** Require server-issued nonces. */
+  requireNonce: boolean;
+}
+
+export interface VerifiedProof {
+  jkt: string;
+  jti: string;
+  jwk: JWK;
+}
+
+/** `base64url(SHA-256(token))`, the `ath` claim. */
+export function accessTokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/** The `htu` a proof must carry: the URL without query and fragment. */
+export function normaliseHtu(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
+
+/** A bounded in-memory record of proof ids seen inside the acceptance window. */
+class SeenProofs {
+  private readonly seen = new Map<string, number>();
+  constructor(private readonly max = 1_000_000) {}
+  /** false if `key` was seen and has not expired. */
+  useOnce(key: string, until: number, now: number): boolean {
+    const prev = this.seen.get(key);
+    if (prev !== undefined && prev > now) return false;
+    if (this.seen.size >= this.max) this.prune(now);
+    if (this.seen.size >= this.max) throw new DpopError('too many DPoP proofs in flight; retry shortly');
+    this.seen.set(key, until);
+    return true;
+  }
+  prune(now: number): void {
+    for (const [k, t] of this.seen) if (t <= now) this.seen.delete(k);
+  }
+}
+
+export class DpopVerifier {
+  private readonly seen = new SeenProofs();
+  private readonly nonceKey = randomBytes(32);
+  private pruneAt = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly opts: DpopOptions,
+  ) {}
+
+  get requireNonce(): boolean {
+    return this.opts.requireNonce;
+  }
+
+  /** A fresh server nonce (stateless: a timestamp and its HMAC), valid for a few minutes. */
+  nonce(): string {
+    const ts = Buffer.alloc(8);
+    ts.writeBigUInt64BE(BigInt(Math.floor(this.clock.now() / 1000)));
+    const mac = createHmac('sha256', this.nonceKey).update(ts).digest().subarray(0, 16);
+    return Buffer.concat([ts, mac]).toString('base64url');
+  }
+
+  private nonceValid(n: unknown): boolean {
+    if (typeof n !== 'string' || n.length > 64) return false;
+    const raw = Buffer.from(n, 'base64url');
+    if (raw.length !== 24) return false;
+    const ts = raw.subarray(0, 8);
+    const mac = createHmac('sha256', this.nonceKey).update(ts).digest().subarray(0, 16);
+    if (!timingSafeEqual(mac, raw.subarray(8))) return false;
+    const age = Math.floor(this.clock.now() / 1000) - Number(ts.readBigUInt64BE());
+    return age >= -5 && age <= 300;
+  }
+
+  /**
+   * Verifies one proof for one request. `accessToken` (resource requests) makes `ath` required
+   * and checked; `jkt` (a bound credential) makes the key's thumbprint required to match.
+   */
+  async verify(proof: string | string[] | undefined, req: { method: string; url: string; accessToken?: string; jkt?: string }): Promise<VerifiedProof> {
+    if (proof === undefined) throw new DpopError('a DPoP proof is required (`DPoP` header)');
+    if (Array.isArray(proof)) throw new DpopError('send exactly one `DPoP` header');
+    if (proof.length > 8192 || proof.split('.').length !== 3) throw new DpopError('the DPoP proof is not a compact JWS');
+    let header;
+    try {
+      header = decodeProtectedHeader(proof);
+    } catch {
+      throw new DpopError('the DPoP proof header is unreadable');
+    }
+    if (header.typ !== 'dpop+jwt') throw new DpopError('the DPoP proof must have `typ: dpop+jwt`');
+    if (!header.alg || !ASYMMETRIC.includes(header.alg)) throw new DpopError(`DPoP proof algorithm ${JSON.stringify(header.alg ?? null)} is not allowed: use an asymmetric one (ES256, EdDSA …)`);
+    const jwk = header.jwk as JWK | undefined;
+    if (!jwk || typeof jwk !== 'object') throw new DpopError('the DPoP proof must carry its public key (`jwk` header)');
+    if ('d' in jwk || 'k' in jwk || 'p' in jwk) throw new DpopError('the DPoP proof `jwk` must be a public key');
+    const now = this.clock.now();
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ASYMMETRIC, currentDate: new Date(now) }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new DpopError('the DPoP proof signature does not verify');
+      throw new DpopError(`the DPoP proof is invalid: ${(err as Error).message}`);
+    }
+    if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 256) throw new DpopError('the DPoP proof needs a unique `jti`');
+    if (payload.htm !== req.method) throw new DpopError(`the DPoP proof is for method ${JSON.stringify(payload.htm)}, not ${req.method}`);
+    let htu: string;
+    try {
+      htu = normaliseHtu(String(payload.htu));
+    } catch {
+      throw new DpopError('the DPoP proof `htu` is not a URL');
+    }
+    if (htu !== normaliseHtu(req.url)) throw new DpopError(`the DPoP proof is for ${JSON.stringify(payload.htu)}, not ${normaliseHtu(req.url)}`);
+    const iat = Number(payload.iat);
+    if (!Number.isFinite(iat) || Math.abs(now / 1000 - iat) > this.opts.maxAge) throw new DpopError(`the DPoP proof is too old or from the future (iat must be within ${this.opts.maxAge}s of now)`);
+    if (this.opts.requireNonce && !this.nonceValid(payload.nonce)) throw new DpopError('a fresh server nonce is required in the DPoP proof (use the `DPoP-Nonce` response header)', 'use_dpop_nonce');
+    if (req.accessToken !== undefined) {
+      if (payload.ath !== accessTokenHash(req.accessToken)) throw new DpopError('the DPoP proof `ath` does not match the access token');
+    }
+    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+    if (req.jkt !== undefined && jkt !== req.jkt) throw new DpopError('the DPoP proof is signed by another key than the one the credential is bound to');
+    if (now > this.pruneAt) {
+      this.seen.prune(now);
+      this.pruneAt = now + 10_000;
+    }
+    if (!this.seen.useOnce(`${jkt}:${payload.jti}`, now + (this.opts.maxAge * 2 + 5) * 1000, now)) throw new DpopError('this DPoP proof was already used (replay)');
+    return { jkt, jti: payload.jti, jwk };
+  }
+}
