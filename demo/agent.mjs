@@ -6,10 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
-import { createClientAssertion } from '../dist/client/agent-key.js';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair } from 'jose';
+import { MandateAgent } from '../dist/client/index.js';
 import { loadConfig } from '../dist/config/load.js';
 import { createMandate } from '../dist/mandate.js';
 
@@ -46,28 +44,25 @@ const { url } = await m.listen();
 console.log(`Mandate is running at ${url}, fronting ${m.tools.listTools().length} tools of ${m.upstreams.names().length} MCP servers (${m.upstreams.names().join(', ')}).`);
 
 try {
-  step('An admin registers the agent: a workload identity with an owner, a purpose and a public key.');
-  const { privateKey, publicKey } = await generateKeyPair('ES256');
-  const jwk = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint(jwk);
-  const agent = await m.agents.create({ name: 'demo-reporter', owner: 'alice@corp.example', purpose: 'summarise weekly reports', environment: 'dev', jwks: { keys: [{ ...jwk, kid }] } }, 'demo');
-  show(agent.id);
+  step('An admin registers two agents: workload identities with an owner, a purpose and a public key.');
+  const register = async (name, purpose) => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    const kid = await calculateJwkThumbprint(jwk);
+    const a = await m.agents.create({ name, owner: 'alice@corp.example', purpose, environment: 'dev', jwks: { keys: [{ ...jwk, kid }] } }, 'demo');
+    // The agent SDK (mandate/client): its key signs assertions; a per-process key binds credentials (DPoP).
+    return MandateAgent.create({ url, key: { agentId: a.id, kid, alg: 'ES256', privateKey } });
+  };
+  const agent = await register('demo-reporter', 'summarise weekly reports');
+  const executor = await register('demo-extractor', 'extract figures from reports');
+  show(`${agent.id} (planner)\n${executor.id} (executor)`);
 
-  step('The agent authenticates with a signed client assertion and starts a read-only task, declaring what it needs.');
-  const details = [{ type: 'mandate_task', intent: 'summarise the Q3 report', tools: ['fs.read_text_file', 'fs.list_directory', 'web.fetch'], resources: [`file://${SANDBOX}/*`, 'https://api.partner.example/*'], ttl: 300 }];
-  const assertion = await createClientAssertion({ agentId: agent.id, kid, alg: 'ES256', privateKey }, `${url}/oauth/token`);
-  const res = await fetch(`${url}/oauth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion, authorization_details: JSON.stringify(details) }),
-  });
-  const token = await res.json();
-  if (res.status !== 200) throw new Error(`task start failed: ${JSON.stringify(token)}`);
-  show(`task ${token.task_id}: a credential for ${token.expires_in}s, bound to this task only`);
+  step('The planner authenticates with a signed client assertion and starts a read-only task, declaring what it needs.');
+  const task = await agent.startTask({ intent: 'summarise the Q3 report', tools: ['fs.read_text_file', 'fs.list_directory', 'web.fetch'], resources: [`file://${SANDBOX}/*`, 'https://api.partner.example/*'], ttl: 300 });
+  show(`task ${task.id}: a ${task.tokenType} credential for ${Math.round((task.expiresAt - Date.now()) / 1000)}s, bound to this task and to a key that never leaves the agent`);
 
   step('It connects to Mandate with the MCP SDK client and lists its tools: it sees only the tools its task declared.');
-  const client = new Client({ name: 'demo-agent', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token.access_token}` } } }));
+  const client = await task.connect({ name: 'demo-agent', version: '1.0.0' });
   const { tools } = await client.listTools();
   show(`${tools.map((t) => t.name).join(', ')}   (of ${m.tools.listTools().length} tools Mandate fronts)`);
 
@@ -98,9 +93,25 @@ try {
   await decide(url, alice.token, secondId, 'deny', 'already fetched once for this report');
   show(`→ ${textOf(await again)}`);
 
-  step('Its work is done: it ends the task by revoking its own credential (RFC 7009).');
-  await fetch(`${url}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${token.access_token}` }, body: new URLSearchParams({ token: token.access_token }) });
+  step('It hands part of the work to the executor: a narrower task (one tool, the Q3 file only), bound to the executor\'s own key (token exchange).');
+  const child = executor.adopt(await task.delegate(await executor.delegationTicket(), { intent: 'extract the Q3 revenue line', tools: ['fs.read_text_file'], resources: [`file://${SANDBOX}/reports/q3*`], ttl: 120 }));
+  const act = decodeJwt(child.credential).act;
+  show(`child task ${child.id}, acting for ${act.sub} (task ${act.task_id})`);
+  const childMcp = await child.connect({ name: 'demo-executor', version: '1.0.0' });
+  show(`the executor sees: ${(await childMcp.listTools()).tools.map((t) => t.name).join(', ')}`);
+  show(`→ ${textOf(await childMcp.callTool({ name: 'fs.read_text_file', arguments: { path: join(SANDBOX, 'reports/q3-summary.txt') } })).split('\n')[0]}`);
+  show(`→ ${textOf(await childMcp.callTool({ name: 'fs.list_directory', arguments: { path: join(SANDBOX, 'reports') } }))}`);
+
+  step('Its work is done: the planner ends its task (RFC 7009); the delegated task ends with it.');
+  await task.end();
   show('task ended');
+  try {
+    await childMcp.callTool({ name: 'fs.read_text_file', arguments: { path: join(SANDBOX, 'reports/q3-summary.txt') } });
+    show('unexpected: the executor could still call');
+    process.exitCode = 1;
+  } catch (err) {
+    show(`executor refused: ${String(err.message).replace(/\s+/g, ' ').slice(0, 240)}`);
+  }
 
   step('Any further call with that credential is rejected: access ended with the task.');
   try {
@@ -113,9 +124,9 @@ try {
 
   step('The audit log recorded every step, hash-chained:');
   await m.audit.drain();
-  for (const e of await m.audit.list({ agentId: agent.id })) {
+  for (const e of (await m.audit.list({})).filter((x) => x.agentId === agent.id || x.agentId === executor.id)) {
     const why = e.data.reasons?.[0] ?? e.data.reason ?? '';
-    show(`${String(e.seq).padStart(3)} ${e.type.padEnd(13)} ${String(e.outcome ?? '').padEnd(9)} ${e.data.tool ?? ''} ${why ? `— ${String(why).slice(0, 90)}` : ''}`);
+    show(`${String(e.seq).padStart(3)} ${e.type.padEnd(16)} ${String(e.outcome ?? '').padEnd(9)} ${e.data.tool ?? ''} ${why ? `— ${String(why).slice(0, 80)}` : ''}`);
   }
   const v = await m.audit.verify();
   show(v.ok ? `chain intact (${v.checked} events)` : `chain BROKEN at ${v.broken.seq}`);

@@ -4,7 +4,8 @@
 // each proof accepted once. A copied credential without its private key is useless.
 
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { calculateJwkThumbprint, decodeProtectedHeader, jwtVerify, EmbeddedJWK, errors as joseErrors, type JWK } from 'jose';
+import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, errors as joseErrors, type CryptoKey, type JWK } from 'jose';
+import { Lru } from '../core/lru.js';
 import type { Clock } from '../core/clock.js';
 import { MandateError } from '../core/errors.js';
 
@@ -66,6 +67,8 @@ class SeenProofs {
 export class DpopVerifier {
   private readonly seen = new SeenProofs();
   private readonly nonceKey = randomBytes(32);
+  /** Imported proof keys and their thumbprints: an agent signs every proof with the same key. */
+  private readonly keys = new Lru<string, { key: CryptoKey; jkt: string }>(10_000);
   private pruneAt = 0;
 
   constructor(
@@ -116,9 +119,20 @@ export class DpopVerifier {
     if (!jwk || typeof jwk !== 'object') throw new DpopError('the DPoP proof must carry its public key (`jwk` header)');
     if ('d' in jwk || 'k' in jwk || 'p' in jwk) throw new DpopError('the DPoP proof `jwk` must be a public key');
     const now = this.clock.now();
+    const cacheKey = `${header.alg}|${JSON.stringify([jwk.kty, jwk.crv, jwk.x, jwk.y, jwk.n, jwk.e])}`;
+    let entry = this.keys.get(cacheKey);
+    if (!entry) {
+      try {
+        const { kid: _kid, use: _use, key_ops: _ops, ...pub } = jwk;
+        entry = { key: (await importJWK(pub, header.alg)) as CryptoKey, jkt: await calculateJwkThumbprint(pub, 'sha256') };
+      } catch (err) {
+        throw new DpopError(`the DPoP proof \`jwk\` is not a usable ${header.alg} public key: ${(err as Error).message}`);
+      }
+      this.keys.set(cacheKey, entry);
+    }
     let payload;
     try {
-      ({ payload } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ASYMMETRIC, currentDate: new Date(now) }));
+      ({ payload } = await jwtVerify(proof, entry.key, { typ: 'dpop+jwt', algorithms: [header.alg], currentDate: new Date(now) }));
     } catch (err) {
       if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new DpopError('the DPoP proof signature does not verify');
       throw new DpopError(`the DPoP proof is invalid: ${(err as Error).message}`);
@@ -138,7 +152,7 @@ export class DpopVerifier {
     if (req.accessToken !== undefined) {
       if (payload.ath !== accessTokenHash(req.accessToken)) throw new DpopError('the DPoP proof `ath` does not match the access token');
     }
-    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+    const jkt = entry.jkt;
     if (req.jkt !== undefined && jkt !== req.jkt) throw new DpopError('the DPoP proof is signed by another key than the one the credential is bound to');
     if (now > this.pruneAt) {
       this.seen.prune(now);

@@ -20,6 +20,12 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(/progress: waiting for approval apr_\w+/);
     expect(stdout).toMatch(/→ fetched https:\/\/api\.partner\.example\/q3-figures/);
     expect(stdout).toMatch(/→ denied: user:alice@corp\.example refused approval apr_\w+ for this call \(already fetched once for this report\)/);
+    expect(stdout).toMatch(/a DPoP credential for \d+s/);
+    expect(stdout).toMatch(/child task task_\w+, acting for spiffe:\/\/demo\.mandate\.local\/agent\/demo-reporter/);
+    expect(stdout).toMatch(/the executor sees: fs\.read_text_file\n/);
+    expect(stdout).toMatch(/tool `fs\.list_directory` is not in the task's scope/);
+    expect(stdout).toMatch(/executor refused: .*has ended/);
+    expect(stdout).toMatch(/task\.delegate +success/);
     expect(stdout).toMatch(/rejected: .*has ended/);
     expect(stdout).toMatch(/chain intact \(\d+ events\)/);
     expect(stdout).not.toMatch(/unexpected/);
