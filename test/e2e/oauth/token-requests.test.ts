@@ -43,10 +43,15 @@ describe('task requests decided by policy (startTask)', () => {
   });
 
   it('applies forbid policies: prod agents get at most 5 minutes', async () => {
-    const r = await requestTask(s, prod, taskDetails(['fs.read_text_file'], { ttl: 600 }));
-    expect(r.status).toBe(400);
-    expect(r.body.error_description).toMatch(/prod agents get tasks of at most 5 minutes/);
-    expect((await requestTask(s, prod, taskDetails(['fs.read_text_file'], { ttl: 300 }))).status).toBe(200);
+    // prod agents only get key-bound credentials, so this goes through the SDK (DPoP).
+    const { MandateAgent } = await import('../../../src/client/index.js');
+    const sdk = await MandateAgent.create({ url: s.url, key: { agentId: prod.id, kid: prod.kid, alg: 'ES256', privateKey: prod.privateKey } });
+    const long = await sdk.startTask({ intent: 'summarise', tools: ['fs.read_text_file'], resources: ['file:///srv/demo/sandbox/reports/*'], ttl: 600 }).catch((e: Error) => e);
+    expect(String((long as Error).message)).toMatch(/prod agents get tasks of at most 5 minutes/);
+    expect((await sdk.startTask({ intent: 'summarise', tools: ['fs.read_text_file'], resources: ['file:///srv/demo/sandbox/reports/*'], ttl: 300 })).tokenType).toBe('DPoP');
+    // Without a proof, a prod agent is refused whatever it asks.
+    const bearer = await requestTask(s, prod, taskDetails(['fs.read_text_file'], { ttl: 300 }));
+    expect(bearer.body).toMatchObject({ error: 'invalid_dpop_proof' });
   });
 });
 
