@@ -162,6 +162,10 @@ export const configSchema = z
         allowedHosts: z.array(z.string()).default([]),
         /** Close an agent session idle this long (seconds). */
         sessionIdleTimeout: z.number().positive().default(900),
+        /** A `tools/call` of a tool the task never declared: `tool_error` (a readable tool result a
+         *  model can adapt to) or `insufficient_scope` (HTTP 403 with `WWW-Authenticate`, per the MCP
+         *  authorization spec's scope challenge, so a client can start a task that includes it). */
+        outOfScope: z.enum(['tool_error', 'insufficient_scope']).default('tool_error'),
       })
       .strict()
       .prefault({}),

@@ -135,6 +135,18 @@ export class McpGateway {
       if (!session) return this.unauthorized(reply, 'invalid_token', "the credential's task is not active");
     }
     session.lastSeen = Date.now();
+    if (this.d.config.gateway.outOfScope === 'insufficient_scope' && req.method === 'POST') {
+      const missing = outOfScopeTool(req.body, session.state.task);
+      if (missing) {
+        await this.audit.record({ type: 'tool.call', actor: session.agent.id, agentId: session.agent.id, taskId: session.state.task.id, decision: 'deny', outcome: 'denied', data: { tool: missing, reasons: [`tool ${q(missing)} is not in the task's scope`], policyIds: ['mandate:task-scope'], status: 403 } });
+        const desc = `tool ${q(missing)} is not in this task's scope: start a task that declares it`.replace(/["\\]/g, "'");
+        void reply
+          .status(403)
+          .header('WWW-Authenticate', `Bearer error="insufficient_scope", scope="mandate:task", resource_metadata="${this.endpoints.base}/.well-known/oauth-protected-resource", error_description="${desc}"`)
+          .send({ error: 'insufficient_scope', error_description: desc });
+        return;
+      }
+    }
     const authInfo = { token, clientId: claims.client_id, scopes: ['mandate:task'], expiresAt: claims.exp, extra: { taskId: claims.task_id } };
     reply.hijack();
     await session.transport.handle(req.raw, reply.raw, req.body, { authInfo });
@@ -321,4 +333,11 @@ export class McpGateway {
     if (this.idleTimer) clearInterval(this.idleTimer);
     for (const id of [...this.sessions.keys()]) await this.closeSession(id, 'server shutting down');
   }
+}
+
+/** The tool a single `tools/call` names when the task never declared it (else null). */
+function outOfScopeTool(body: unknown, task: Task): string | null {
+  const b = body as { method?: unknown; params?: { name?: unknown } } | null;
+  if (!b || Array.isArray(b) || b.method !== 'tools/call' || typeof b.params?.name !== 'string') return null;
+  return task.scope.tools.some((t) => t.name === b.params!.name) ? null : b.params.name;
 }

@@ -122,16 +122,42 @@ describe('DPoP-bound credentials', () => {
   });
 });
 
+/** The demo configuration with extra top-level YAML, written to a temporary file. */
+async function demoConfigWith(extra: string): Promise<string> {
+  const { writeFileSync, readFileSync, mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-cfg-'));
+  const cfg = join(dir, 'mandate.yaml');
+  const demo = readFileSync(join(REPO, 'mandate.yaml'), 'utf8').replace(/\.\/policies/g, join(REPO, 'policies')).replace(/node_modules\//g, `${REPO}/node_modules/`).replace(/demo\//g, `${REPO}/demo/`);
+  writeFileSync(cfg, `${demo}\n${extra}\n`);
+  return cfg;
+}
+
+describe('MCP scope challenge (gateway.outOfScope: insufficient_scope)', () => {
+  let x: TestServer;
+  beforeAll(async () => {
+    x = await startTestServer({ config: await demoConfigWith('gateway:\n  outOfScope: insufficient_scope') });
+  });
+  afterAll(async () => x?.close());
+
+  it('answers a call to a tool the task lacks with 403 insufficient_scope, and still decides in-scope calls', async () => {
+    const test = await createTestAgent(x);
+    const agent = await MandateAgent.create({ url: x.url, key: { agentId: test.id, kid: test.kid, alg: 'ES256', privateKey: test.privateKey } });
+    const t = await agent.startTask(readTask);
+    const mcp = await t.connect();
+    expect(JSON.stringify((await mcp.callTool({ name: 'fs.read_text_file', arguments: { path: Q3 } })).content)).toMatch(/Revenue/);
+    const err = await mcp.callTool({ name: 'fs.write_file', arguments: { path: join(SANDBOX, 'reports/x.txt'), content: 'x' } }).catch((e: Error) => e);
+    expect(String(err)).toMatch(/403|insufficient_scope/);
+    const ev = (await x.m.store.listAudit({ type: 'tool.call', taskId: t.id, limit: 10, newestFirst: true }))[0]!;
+    expect(ev).toMatchObject({ decision: 'deny', data: { tool: 'fs.write_file', status: 403 } });
+    await mcp.close().catch(() => undefined);
+  });
+});
+
 describe('server nonces', () => {
   let n: TestServer;
   beforeAll(async () => {
-    const { writeFileSync, readFileSync, mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const dir = mkdtempSync(join(tmpdir(), 'mandate-nonce-'));
-    const cfg = join(dir, 'mandate.yaml');
-    const demo = readFileSync(join(REPO, 'mandate.yaml'), 'utf8').replace(/\.\/policies/g, join(REPO, 'policies')).replace(/node_modules\//g, `${REPO}/node_modules/`).replace(/demo\//g, `${REPO}/demo/`);
-    writeFileSync(cfg, `${demo}\ncredentials:\n  dpopNonce: true\n`);
-    n = await startTestServer({ config: cfg });
+    n = await startTestServer({ config: await demoConfigWith('credentials:\n  dpopNonce: true') });
   });
   afterAll(async () => n?.close());
 
@@ -213,6 +239,13 @@ describe('delegation by token exchange', () => {
     await s.api('POST', `/api/v1/tasks/${p.id}/revoke`, { reason: 'planner compromised' });
     await expect(mcp.callTool({ name: 'fs.read_text_file', arguments: { path: Q3 } })).rejects.toThrow(/401|ended/);
     expect((await s.m.store.getTask(c.id))!.status).toBe('revoked');
+  });
+
+  it('refuses to delegate from a revoked parent', async () => {
+    const p = await planner.agent.startTask(readTask);
+    await s.api('POST', `/api/v1/tasks/${p.id}/revoke`, { reason: 'done' });
+    const r = await p.delegate(await executor.agent.delegationTicket(), { tools: ['fs.read_text_file'] }).catch((e: MandateClientError) => e);
+    expect(r).toMatchObject({ error: 'invalid_grant', message: expect.stringMatching(/not a live task credential/) });
   });
 
   it('holds the depth limit (default 3)', async () => {
