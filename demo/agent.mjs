@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair } from 'jose';
-import { MandateAgent } from '../dist/client/index.js';
+import { MandateAgent } from 'mandate/client';
 import { loadConfig } from '../dist/config/load.js';
 import { createMandate } from '../dist/mandate.js';
 
