@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { isInitializeRequest, type Prompt, type Resource } from '@modelcontextprotocol/sdk/types.js';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 import { redactSecrets } from '../audit/redact.js';
@@ -92,24 +92,30 @@ export class McpGateway {
 
   // ---------------------------------------------------------------- HTTP
 
-  async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /**
+   * One HTTP request to `/mcp`, on Node's own request and response (the hot path skips the web
+   * framework). `body` is given when a framework already parsed it.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, body?: unknown): Promise<void> {
+    res.setHeader('cache-control', 'no-store');
+    res.setHeader('x-content-type-options', 'nosniff');
     // DNS rebinding: a browser tricked into calling us must not get through.
     const hostProblem = this.checkHostAndOrigin(req);
-    if (hostProblem) return this.httpError(reply, 403, 'forbidden', hostProblem);
+    if (hostProblem) return sendJson(res, 403, { error: 'forbidden', error_description: hostProblem });
 
     // Every request carries the task credential: `Bearer`, or `DPoP` with a fresh proof by the
     // key a bound credential names.
     const h = req.headers.authorization;
     const m1 = h ? /^(Bearer|DPoP)\s+(\S+)\s*$/i.exec(h) : null;
     const token = m1?.[2];
-    if (!token) return this.unauthorized(reply, 'invalid_request', 'a task credential is required: `Authorization: Bearer <credential>` (or `DPoP <credential>` with a proof; POST /oauth/token starts a task)');
+    if (!token) return this.unauthorized(res, 'invalid_request', 'a task credential is required: `Authorization: Bearer <credential>` (or `DPoP <credential>` with a proof; POST /oauth/token starts a task)');
     const scheme = m1![1]!.toLowerCase();
     let claims;
     try {
       claims = await this.credentials.verify(token, this.endpoints.mcp);
       if (claims.cnf?.jkt) {
         if (scheme !== 'dpop') throw new MandateError('invalid_token', 'this credential is bound to a key (DPoP): present it as `Authorization: DPoP <credential>` with a `DPoP` proof; a copied credential without its key is refused');
-        await this.d.dpop.verify(req.headers.dpop, { method: req.method, url: this.endpoints.mcp, accessToken: token, jkt: claims.cnf.jkt });
+        await this.d.dpop.verify(req.headers.dpop, { method: req.method ?? 'GET', url: this.endpoints.mcp, accessToken: token, jkt: claims.cnf.jkt });
       } else if (scheme === 'dpop') {
         throw new MandateError('invalid_token', 'this credential is not key-bound: present it as `Authorization: Bearer <credential>`');
       }
@@ -117,39 +123,41 @@ export class McpGateway {
       const message = err instanceof MandateError ? err.message : 'credential rejected';
       const seen = await this.credentials.inspect(token);
       await this.audit.record({ type: 'mcp.reject', actor: seen?.sub ?? 'anonymous', agentId: seen?.sub ?? null, taskId: seen?.task_id ?? null, outcome: 'denied', data: { reason: message, method: req.method } });
-      if (err instanceof DpopError) return this.unauthorized(reply, err.dpopCode, message, true);
-      return this.unauthorized(reply, 'invalid_token', message, scheme === 'dpop');
+      if (err instanceof DpopError) return this.unauthorized(res, err.dpopCode, message, true);
+      return this.unauthorized(res, 'invalid_token', message, scheme === 'dpop');
+    }
+
+    if (req.method === 'POST' && body === undefined) {
+      const read = await readJsonBody(req, this.d.config.server.bodyLimit);
+      if ('problem' in read) return sendJson(res, read.status, { jsonrpc: '2.0', id: null, error: { code: read.code, message: read.problem } });
+      body = read.body;
     }
 
     const sessionId = req.headers['mcp-session-id'];
     let session: AgentSession | undefined;
     if (typeof sessionId === 'string') {
       session = this.sessions.get(sessionId);
-      if (!session) return this.jsonRpcError(reply, 404, -32001, `session ${q(sessionId)} not found (it ended or expired): initialize a new one`);
-      if (session.state.task.id !== claims.task_id) return this.httpError(reply, 403, 'forbidden', 'this session belongs to another task');
+      if (!session) return sendJson(res, 404, { jsonrpc: '2.0', id: null, error: { code: -32001, message: `session ${q(sessionId)} not found (it ended or expired): initialize a new one` } });
+      if (session.state.task.id !== claims.task_id) return sendJson(res, 403, { error: 'forbidden', error_description: 'this session belongs to another task' });
     } else {
-      if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
-        return this.jsonRpcError(reply, 400, -32600, 'no session: send `initialize` first (without an Mcp-Session-Id header)');
+      if (req.method !== 'POST' || !isInitializeRequest(body)) {
+        return sendJson(res, 400, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'no session: send `initialize` first (without an Mcp-Session-Id header)' } });
       }
       session = await this.openSession(claims.sub, claims.task_id);
-      if (!session) return this.unauthorized(reply, 'invalid_token', "the credential's task is not active");
+      if (!session) return this.unauthorized(res, 'invalid_token', "the credential's task is not active");
     }
     session.lastSeen = Date.now();
     if (this.d.config.gateway.outOfScope === 'insufficient_scope' && req.method === 'POST') {
-      const missing = outOfScopeTool(req.body, session.state.task);
+      const missing = outOfScopeTool(body, session.state.task);
       if (missing) {
         await this.audit.record({ type: 'tool.call', actor: session.agent.id, agentId: session.agent.id, taskId: session.state.task.id, decision: 'deny', outcome: 'denied', data: { tool: missing, reasons: [`tool ${q(missing)} is not in the task's scope`], policyIds: ['mandate:task-scope'], status: 403 } });
-        const desc = `tool ${q(missing)} is not in this task's scope: start a task that declares it`.replace(/["\\]/g, "'");
-        void reply
-          .status(403)
-          .header('WWW-Authenticate', `Bearer error="insufficient_scope", scope="mandate:task", resource_metadata="${this.endpoints.base}/.well-known/oauth-protected-resource", error_description="${desc}"`)
-          .send({ error: 'insufficient_scope', error_description: desc });
-        return;
+        const desc = `tool ${q(missing)} is not in this task's scope: start a task that declares it`;
+        res.setHeader('www-authenticate', `Bearer error="insufficient_scope", scope="mandate:task", resource_metadata="${this.endpoints.base}/.well-known/oauth-protected-resource", error_description="${desc.replace(/["\\]/g, "'")}"`);
+        return sendJson(res, 403, { error: 'insufficient_scope', error_description: desc });
       }
     }
     const authInfo = { token, clientId: claims.client_id, scopes: ['mandate:task'], expiresAt: claims.exp, extra: { taskId: claims.task_id } };
-    reply.hijack();
-    await session.transport.handle(req.raw, reply.raw, req.body, { authInfo });
+    await session.transport.handle(req, res, body, { authInfo });
   }
 
   private async openSession(agentId: string, taskId: string): Promise<AgentSession | undefined> {
@@ -195,37 +203,35 @@ export class McpGateway {
     for (const [id, s] of this.sessions) if (now - s.lastSeen > limit) void this.closeSession(id, 'idle');
   }
 
-  private checkHostAndOrigin(req: FastifyRequest): string | null {
-    const base = new URL(this.endpoints.base);
-    const port = base.port || (base.protocol === 'https:' ? '443' : '80');
-    const hosts = new Set([base.host, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, ...this.d.config.gateway.allowedHosts]);
-    const host = req.headers.host ?? '';
-    if (!hosts.has(host)) return `host ${q(host)} is not served here (DNS rebinding protection); add it to gateway.allowedHosts if it is yours`;
-    const origin = req.headers.origin;
-    if (origin !== undefined) {
-      const origins = new Set([base.origin, ...this.d.config.gateway.allowedOrigins]);
-      if (!origins.has(origin)) return `origin ${q(origin)} is not allowed (DNS rebinding protection); add it to gateway.allowedOrigins if it is yours`;
+  private allowed: { base: string; hosts: Set<string>; origins: Set<string> } | undefined;
+
+  private checkHostAndOrigin(req: IncomingMessage): string | null {
+    if (this.allowed?.base !== this.endpoints.base) {
+      const base = new URL(this.endpoints.base);
+      const port = base.port || (base.protocol === 'https:' ? '443' : '80');
+      this.allowed = {
+        base: this.endpoints.base,
+        hosts: new Set([base.host, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, ...this.d.config.gateway.allowedHosts]),
+        origins: new Set([base.origin, ...this.d.config.gateway.allowedOrigins]),
+      };
     }
+    const host = req.headers.host ?? '';
+    if (!this.allowed.hosts.has(host)) return `host ${q(host)} is not served here (DNS rebinding protection); add it to gateway.allowedHosts if it is yours`;
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.allowed.origins.has(origin)) return `origin ${q(origin)} is not allowed (DNS rebinding protection); add it to gateway.allowedOrigins if it is yours`;
     return null;
   }
 
-  private unauthorized(reply: FastifyReply, error: string, description: string, dpop = false): void {
+  private unauthorized(res: ServerResponse, error: string, description: string, dpop = false): void {
     const meta = `${this.endpoints.base}/.well-known/oauth-protected-resource`;
     const desc = description.replace(/["\\]/g, "'");
     // RFC 9449 §7.1: a DPoP challenge for DPoP problems (with a nonce when one is needed).
     const challenge = dpop
       ? `DPoP algs="ES256 ES384 EdDSA RS256 PS256", error="${error}", error_description="${desc}"`
       : `Bearer resource_metadata="${meta}", error="${error}", error_description="${desc}"`;
-    if (dpop && this.d.dpop.requireNonce) reply.header('DPoP-Nonce', this.d.dpop.nonce());
-    void reply.status(401).header('WWW-Authenticate', challenge).send({ error, error_description: description });
-  }
-
-  private httpError(reply: FastifyReply, status: number, error: string, description: string): void {
-    void reply.status(status).send({ error, error_description: description });
-  }
-
-  private jsonRpcError(reply: FastifyReply, status: number, code: number, message: string): void {
-    void reply.status(status).send({ jsonrpc: '2.0', id: null, error: { code, message } });
+    if (dpop && this.d.dpop.requireNonce) res.setHeader('dpop-nonce', this.d.dpop.nonce());
+    res.setHeader('www-authenticate', challenge);
+    sendJson(res, 401, { error, error_description: description });
   }
 
   // ---------------------------------------------------------------- used by sessions
@@ -340,4 +346,59 @@ function outOfScopeTool(body: unknown, task: Task): string | null {
   const b = body as { method?: unknown; params?: { name?: unknown } } | null;
   if (!b || Array.isArray(b) || b.method !== 'tools/call' || typeof b.params?.name !== 'string') return null;
   return task.scope.tools.some((t) => t.name === b.params!.name) ? null : b.params.name;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.end();
+  const json = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) }).end(json);
+}
+
+type BodyRead = { body: unknown } | { problem: string; status: number; code: number };
+
+/** Reads a JSON request body up to `limit` bytes; problems come back as JSON-RPC errors. */
+function readJsonBody(req: IncomingMessage, limit: number): Promise<BodyRead> {
+  const type = (req.headers['content-type'] ?? '').toLowerCase();
+  if (!type.startsWith('application/json')) {
+    req.resume();
+    return Promise.resolve({ problem: `unsupported content type ${q(type || '(none)')}: MCP messages are application/json`, status: 415, code: -32600 });
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    return Promise.resolve({ problem: `request body too large: ${declared} bytes, the limit is ${limit} (server.bodyLimit)`, status: 413, code: -32600 });
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      n += c.length;
+      if (n > limit) {
+        done = true;
+        resolve({ problem: `request body too large: the limit is ${limit} bytes (server.bodyLimit)`, status: 413, code: -32600 });
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!text.trim()) return resolve({ problem: 'parse error: the request body is empty', status: 400, code: -32700 });
+      try {
+        resolve({ body: JSON.parse(text) });
+      } catch (err) {
+        resolve({ problem: `parse error: ${(err as Error).message}`, status: 400, code: -32700 });
+      }
+    });
+    req.on('error', () => {
+      if (!done) {
+        done = true;
+        resolve({ problem: 'the request body could not be read', status: 400, code: -32700 });
+      }
+    });
+  });
 }

@@ -3,6 +3,7 @@
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { MandateError } from '../core/errors.js';
+import { createServer } from 'node:http';
 import type { Mandate } from '../mandate.js';
 import { errorBody, handleError } from './error-handler.js';
 import { registerAgentRoutes } from './routes/agents.js';
@@ -30,6 +31,21 @@ export async function buildApp(m: Mandate): Promise<FastifyInstance> {
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     return503OnClosing: true,
     forceCloseConnections: true,
+    // The MCP endpoint is the hot path: the gateway takes it on Node's request and response,
+    // before Fastify's routing, hooks and body parsing (it reads and checks the body itself).
+    serverFactory: (handler) =>
+      createServer((req, res) => {
+        const url = req.url ?? '';
+        if (url === '/mcp' || url.startsWith('/mcp?')) {
+          m.gateway.handle(req, res).catch((err) => {
+            m.logger?.error({ err }, 'mcp request failed');
+            if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'internal error; the server log has details' } }));
+            else res.end();
+          });
+          return;
+        }
+        handler(req, res);
+      }),
   });
 
   // OAuth endpoints take form posts (RFC 6749 §3.2); a parameter given twice is an error.

@@ -8,7 +8,16 @@ import { parseWith } from './validate.js';
 
 export function registerMcpRoutes(app: FastifyInstance, m: Mandate): void {
   for (const method of ['POST', 'GET', 'DELETE'] as const) {
-    app.route({ method, url: '/mcp', handler: (req, reply) => m.gateway.handle(req, reply) });
+    // Normally the server hands /mcp to the gateway before Fastify (see app.ts); this route serves
+    // in-process requests (`app.inject`).
+    app.route({
+      method,
+      url: '/mcp',
+      handler: async (req, reply) => {
+        reply.hijack();
+        await m.gateway.handle(req.raw, reply.raw, req.body ?? undefined);
+      },
+    });
   }
 
   app.get('/api/v1/upstreams', async (req) => {
