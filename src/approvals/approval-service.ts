@@ -16,6 +16,7 @@ import type { ToolLookup, ToolSpec } from '../core/tool.js';
 import type { Caller } from '../identity/api-tokens.js';
 import type { Decision } from '../policy/engine.js';
 import type { Agent, AgentStore, Approval, ApprovalFilter, ApprovalKind, ApprovalStore, AuditEvent, AuditStore, Task, TaskStore } from '../storage/types.js';
+import { newTask } from '../tasks/task-service.js';
 import { actionHash, redactArgs } from './action-hash.js';
 import type { WebhookNotifier } from './webhooks.js';
 
@@ -161,23 +162,8 @@ export class ApprovalService {
     if (!r.tools.length) throw new MandateError('invalid_request', 'name at least one tool (`--tools upstream.tool,…`)');
     for (const t of r.tools) if (!this.d.tools.getTool(t)) throw new MandateError('invalid_request', `unknown tool ${q(t)}: \`mandate tools list\` shows the catalogue`);
     const now = this.d.clock.now();
-    const task: Task = {
-      id: newId('task', now),
-      agentId: agent.id,
-      parentId: null,
-      depth: 0,
-      intent: `break-glass: ${reason}`,
-      scope: { tools: [...new Set(r.tools)].map((name) => ({ name })), resources: r.resources?.length ? r.resources : ['*'] },
-      status: 'pending_approval',
-      labels: [],
-      createdAt: now,
-      // Until approved, the task lives only as long as its approval request.
-      expiresAt: now + this.d.config.ttl * 1000,
-      endedAt: null,
-      endReason: null,
-      decisionId: null,
-      breakGlass: true,
-    };
+    // Until approved, the task lives only as long as its approval request.
+    const task = newTask({ now, agentId: agent.id, intent: `break-glass: ${reason}`, scope: { tools: [...new Set(r.tools)].map((name) => ({ name })), resources: r.resources?.length ? r.resources : ['*'] }, status: 'pending_approval', expiresAt: now + this.d.config.ttl * 1000, breakGlass: true });
     await this.d.store.insertTask(task);
     const approval = await this.create({
       kind: 'breakglass',

@@ -32,6 +32,26 @@ export interface StartedTask {
 
 const LIVE: readonly TaskStatus[] = ['active', 'pending_approval'];
 
+/** A new task record: the one place its defaults live. */
+export function newTask(p: Pick<Task, 'agentId' | 'intent' | 'scope' | 'status' | 'expiresAt'> & Partial<Pick<Task, 'parentId' | 'depth' | 'labels' | 'decisionId' | 'breakGlass'>> & { now: number }): Task {
+  return {
+    id: newId('task', p.now),
+    agentId: p.agentId,
+    parentId: p.parentId ?? null,
+    depth: p.depth ?? 0,
+    intent: p.intent,
+    scope: p.scope,
+    status: p.status,
+    labels: p.labels ?? [],
+    createdAt: p.now,
+    expiresAt: p.expiresAt,
+    endedAt: null,
+    endReason: null,
+    decisionId: p.decisionId ?? null,
+    ...(p.breakGlass ? { breakGlass: true } : {}),
+  };
+}
+
 /** What the task service needs from approvals (set after construction: approvals need tasks too). */
 export interface TaskApprovals {
   forTaskStart(task: Task, agent: Agent, decisions: Decision[], ttl: number): Promise<{ id: string; expiresAt: number; approvers: string[] }>;
@@ -106,21 +126,7 @@ export class TaskService {
     // its credential once approved (RFC 8628-style `authorization_pending`).
     const gated = decisions.some((d) => d.decision === 'approval_required');
     if (gated && this.approvals) {
-      const pending: Task = {
-        id: newId('task', now),
-        agentId: agent.id,
-        parentId: null,
-        depth: 0,
-        intent: request.intent,
-        scope: request.scope,
-        status: 'pending_approval',
-        labels: [],
-        createdAt: now,
-        expiresAt: now + ttl * 1000,
-        endedAt: null,
-        endReason: null,
-        decisionId: decisions.find((d) => d.decision === 'approval_required')?.id ?? null,
-      };
+      const pending = newTask({ now, agentId: agent.id, intent: request.intent, scope: request.scope, status: 'pending_approval', expiresAt: now + ttl * 1000, decisionId: decisions.find((d) => d.decision === 'approval_required')?.id ?? null });
       await this.store.insertTask(pending);
       const approval = await this.approvals.forTaskStart(pending, agent, decisions, ttl);
       // The pending task lives as long as its approval request; the TTL starts on approval.
@@ -138,21 +144,7 @@ export class TaskService {
       });
     }
 
-    const task: Task = {
-      id: newId('task', now),
-      agentId: agent.id,
-      parentId: null,
-      depth: 0,
-      intent: request.intent,
-      scope: request.scope,
-      status: 'active',
-      labels: [],
-      createdAt: now,
-      expiresAt: now + ttl * 1000,
-      endedAt: null,
-      endReason: null,
-      decisionId: decisions[0]?.id ?? null,
-    };
+    const task = newTask({ now, agentId: agent.id, intent: request.intent, scope: request.scope, status: 'active', expiresAt: now + ttl * 1000, decisionId: decisions[0]?.id ?? null });
     await this.store.insertTask(task);
     const credential = await this.credentials.issue(task, agent, audience, bind);
     await this.audit.record({
@@ -226,21 +218,7 @@ export class TaskService {
     }
     if (denials.length) await refuse('invalid_scope', `the child agent may not hold: ${denials.join(' | ')}`);
 
-    const task: Task = {
-      id: newId('task', now),
-      agentId: child.id,
-      parentId: parent.id,
-      depth,
-      intent: request.intent,
-      scope: request.scope,
-      status: 'active',
-      labels: [...parent.labels],
-      createdAt: now,
-      expiresAt: now + ttl * 1000,
-      endedAt: null,
-      endReason: null,
-      decisionId: d.id,
-    };
+    const task = newTask({ now, agentId: child.id, parentId: parent.id, depth, intent: request.intent, scope: request.scope, status: 'active', labels: [...parent.labels], expiresAt: now + ttl * 1000, decisionId: d.id });
     await this.store.insertTask(task);
     const act: ActClaim = { sub: parentAgent.id, task_id: parent.id, ...(p.parentAct ? { act: p.parentAct } : {}) };
     const credential = await this.credentials.issue(task, child, p.audience, { ...p.bind, act });
