@@ -461,3 +461,27 @@ describe('AuthZEN Access Request and Approval profile', () => {
     expect(late.body).toMatchObject({ type: 'urn:openid:authzen:access-request:error:expired_denial' });
   });
 });
+
+describe('bad input on the approval endpoints', () => {
+  it('answers malformed requests with 4xx naming the problem, never a 500', async () => {
+    const list = await env.s.api('GET', '/api/v1/approvals?status=maybe', undefined, { token: tokens.alice! });
+    expect(list.status).toBe(400);
+    expect(list.body.error_description).toMatch(/status/);
+    const extra = await env.s.api('POST', '/api/v1/approvals/apr_x/approve', { reason: 'ok', force: true }, { token: tokens.alice! });
+    expect(extra.status).toBe(400);
+    expect(extra.body.error_description).toMatch(/force/);
+    const bg = await env.s.api('POST', '/api/v1/breakglass', { agent: agent.id, tools: 'mem.delete_entities' }, { token: tokens.bob! });
+    expect(bg.status).toBe(400);
+    const unknownTool = await env.s.api('POST', '/api/v1/breakglass', { agent: agent.id, tools: ['nope.nothing'], reason: 'incident 45: testing', ttl: 300 }, { token: tokens.bob! });
+    expect(unknownTool.status).toBe(400);
+    expect(unknownTool.body.error_description).toMatch(/unknown tool/);
+    const noAgent = await env.s.api('POST', '/api/v1/breakglass', { agent: 'spiffe://x/agent/none', tools: ['mem.delete_entities'], reason: 'incident 46: testing', ttl: 300 }, { token: tokens.bob! });
+    expect(noAgent.status).toBe(404);
+    const user = await env.s.api('POST', '/api/v1/users', { name: 'X', email: 'not-an-email' });
+    expect(user.status).toBe(400);
+    const dup = await env.s.api('POST', '/api/v1/users', { name: 'Bob again', email: 'bob@corp.example' });
+    expect(dup.status).toBe(409);
+    const byUser = await env.s.api('POST', '/api/v1/users', { name: 'Y', email: 'y@corp.example' }, { token: tokens.bob! });
+    expect(byUser.status).toBe(403);
+  });
+});
