@@ -148,6 +148,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     tasks.setApprovals({
       forTaskStart: (task, agent, decisions, ttl) => approvals.forTaskStart(task, agent, decisions, ttl),
       forTask: async (taskId) => (await approvals.list({ taskId, limit: 1 }))[0] ?? null,
+      windowMs: () => config.approvals.ttl * 1000,
     });
     policy.onReload((version) => void approvals.policyChanged(version).catch((err) => opts.logger?.error({ err }, 'voiding approvals after a policy change failed')));
     const authorizer = new CallAuthorizer(policy, clock);

@@ -21,7 +21,7 @@ import { actionHash, redactArgs } from './action-hash.js';
 import type { WebhookNotifier } from './webhooks.js';
 
 export interface ApprovalDeps {
-  store: ApprovalStore & Pick<AgentStore, 'getAgent'> & Pick<TaskStore, 'getTask' | 'insertTask' | 'activateTask'> & Pick<AuditStore, 'listAudit'>;
+  store: ApprovalStore & Pick<AgentStore, 'getAgent'> & Pick<TaskStore, 'getTask' | 'insertTask' | 'activateTask' | 'transitionTask'> & Pick<AuditStore, 'listAudit'>;
   audit: AuditLog;
   clock: Clock;
   config: ApprovalsConfig;
@@ -260,6 +260,11 @@ export class ApprovalService {
     });
     let settled = approval;
     if (approval.status === 'approved' && (approval.kind === 'task_start' || approval.kind === 'breakglass')) settled = await this.activate(approval);
+    if (approval.status === 'denied' && approval.taskId && (approval.kind === 'task_start' || approval.kind === 'breakglass')) {
+      // A refused task start or break-glass ends its waiting task now rather than at expiry.
+      const ended = await this.d.store.transitionTask(approval.taskId, ['pending_approval'], 'revoked', now, `approval ${id} denied`);
+      if (ended) await this.d.audit.record({ type: 'task.revoke', actor: caller.name, agentId: approval.agentId, taskId: approval.taskId, outcome: 'revoked', data: { reason: `approval ${id} denied`, approval: id } });
+    }
     if (approval.status === 'denied' && approval.kind === 'breakglass') {
       this.d.notifier.notify(this.d.notifier.groupsFor('*'), this.message('breakglass.denied', approval, `BREAK-GLASS ${approval.id} for ${approval.agentId} was denied by ${caller.name}${reason ? `: ${reason}` : ''}`));
     }
@@ -375,9 +380,11 @@ export class ApprovalService {
     if (!e.taskId || !['task.end', 'task.revoke', 'task.expire'].includes(e.type)) return;
     const task = await this.d.store.getTask(e.taskId).catch(() => null);
     if (!task?.breakGlass) return;
-    await this.d.audit.record({ type: 'breakglass.end', actor: e.actor, agentId: task.agentId, taskId: task.id, outcome: task.status, data: { reason: task.endReason } });
     const [a] = await this.d.store.listApprovals({ taskId: task.id, kind: 'breakglass', limit: 1 });
-    if (a) this.d.notifier.notify(this.d.notifier.groupsFor('*'), this.message('breakglass.ended', a, `BREAK-GLASS ENDED: task ${task.id} for ${task.agentId} is ${task.status} (${task.endReason ?? ''}). Report: mandate breakglass report ${a.id}`));
+    // Only an emergency task that actually started ends; a refused or expired request never began.
+    if (!a || a.status !== 'used') return;
+    await this.d.audit.record({ type: 'breakglass.end', actor: e.actor, agentId: task.agentId, taskId: task.id, outcome: task.status, data: { reason: task.endReason } });
+    this.d.notifier.notify(this.d.notifier.groupsFor('*'), this.message('breakglass.ended', a, `BREAK-GLASS ENDED: task ${task.id} for ${task.agentId} is ${task.status} (${task.endReason ?? ''}). Report: mandate breakglass report ${a.id}`));
   }
 
   isApprovalKind(k: string): k is ApprovalKind {

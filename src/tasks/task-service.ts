@@ -57,6 +57,8 @@ export interface TaskApprovals {
   forTaskStart(task: Task, agent: Agent, decisions: Decision[], ttl: number): Promise<{ id: string; expiresAt: number; approvers: string[] }>;
   /** The approval behind a pending task, if any. */
   forTask(taskId: string): Promise<{ id: string; status: string } | null>;
+  /** How long a task may wait for its approval, in ms. */
+  windowMs(): number;
 }
 
 export class TaskService {
@@ -126,10 +128,10 @@ export class TaskService {
     // its credential once approved (RFC 8628-style `authorization_pending`).
     const gated = decisions.some((d) => d.decision === 'approval_required');
     if (gated && this.approvals) {
-      const pending = newTask({ now, agentId: agent.id, intent: request.intent, scope: request.scope, status: 'pending_approval', expiresAt: now + ttl * 1000, decisionId: decisions.find((d) => d.decision === 'approval_required')?.id ?? null });
+      // It waits as long as its approval request may; its own TTL starts once approved.
+      const pending = newTask({ now, agentId: agent.id, intent: request.intent, scope: request.scope, status: 'pending_approval', expiresAt: now + this.approvals.windowMs(), decisionId: decisions.find((d) => d.decision === 'approval_required')?.id ?? null });
       await this.store.insertTask(pending);
       const approval = await this.approvals.forTaskStart(pending, agent, decisions, ttl);
-      // The pending task lives as long as its approval request; the TTL starts on approval.
       await this.audit.record({
         type: 'task.pending',
         actor: agent.id,

@@ -306,6 +306,17 @@ describe('a task start that needs approval', () => {
   });
 });
 
+describe('a refused task start', () => {
+  it('ends the waiting task at once, and the agent is told it was denied', async () => {
+    const r = await requestTask(env.s, agent, taskDetails(['stdio.secret_report']));
+    const taskId = r.body.task_id as string;
+    expect((await deny(r.body.approval_id as string, 'bob', 'not this week')).body.status).toBe('denied');
+    expect((await env.s.api('GET', `/api/v1/tasks/${taskId}`)).body).toMatchObject({ status: 'revoked' });
+    const again = await requestTask(env.s, agent, JSON.stringify([{ type: 'mandate_task', task_id: taskId }]));
+    expect(again.body).toMatchObject({ error: 'access_denied' });
+  });
+});
+
 describe('break-glass', () => {
   const request = (who: string, body: Record<string, unknown>) => env.s.api('POST', '/api/v1/breakglass', body, { token: tokens[who]! });
 
