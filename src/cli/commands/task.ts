@@ -70,7 +70,8 @@ export function registerTaskCommands(program: Command): void {
           if (r.error === 'authorization_pending') {
             throw new CliError(`task ${r.task_id} is waiting for approval${r.approval_id ? ` ${r.approval_id}` : ''}: an approver runs \`mandate approvals approve ${r.approval_id ?? '<id>'}\`; then run \`mandate task start --key ${o.key} --task ${r.task_id}\``);
           }
-          throw new CliError(`${r.error_description ?? `HTTP ${res.status}`}${r.error ? ` (${r.error})` : ''}`);
+          const hint = r.error === 'invalid_dpop_proof' ? '\nThis agent may only hold key-bound (DPoP) credentials: start its tasks from the agent process with the agent SDK (`mandate/client`), which binds them to a key that never leaves it.' : '';
+          throw new CliError(`${r.error_description ?? `HTTP ${res.status}`}${r.error ? ` (${r.error})` : ''}${hint}`);
         }
         const out = resolve(o.out);
         const saved = { task_id: r.task_id, access_token: r.access_token, expires_at: new Date(Date.now() + (r.expires_in as number) * 1000).toISOString(), agent: key.agentId };
