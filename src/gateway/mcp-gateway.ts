@@ -16,7 +16,7 @@ import type { Classification, ToolSpec } from '../core/tool.js';
 import type { Decision } from '../policy/engine.js';
 import type { PolicyService } from '../policy/policy-service.js';
 import type { Agent, AgentStore, Task, TaskStore } from '../storage/types.js';
-import type { CredentialService } from '../tasks/credentials.js';
+import type { ActClaim, CredentialService } from '../tasks/credentials.js';
 import type { RevocationList } from '../tasks/revocation.js';
 import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
 import type { ApprovalService } from '../approvals/approval-service.js';
@@ -31,6 +31,8 @@ import type { UpstreamManager } from './upstreams.js';
 export interface TaskState {
   task: Task;
   calls: Map<string, number>;
+  /** For a delegated task: who acted before this agent, nearest first (from the credential's `act`). */
+  chain?: Array<{ agent: string; task: string | null }>;
   visible?: { key: string; tools: ToolSpec[] };
 }
 
@@ -143,7 +145,7 @@ export class McpGateway {
       if (req.method !== 'POST' || !isInitializeRequest(body)) {
         return sendJson(res, 400, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'no session: send `initialize` first (without an Mcp-Session-Id header)' } });
       }
-      session = await this.openSession(claims.sub, claims.task_id);
+      session = await this.openSession(claims.sub, claims.task_id, claims.act);
       if (!session) return this.unauthorized(res, 'invalid_token', "the credential's task is not active");
     }
     session.lastSeen = Date.now();
@@ -160,12 +162,16 @@ export class McpGateway {
     await session.transport.handle(req, res, body, { authInfo });
   }
 
-  private async openSession(agentId: string, taskId: string): Promise<AgentSession | undefined> {
+  private async openSession(agentId: string, taskId: string, act?: ActClaim): Promise<AgentSession | undefined> {
     const [agent, task] = await Promise.all([this.d.store.getAgent(agentId), this.d.store.getTask(taskId)]);
     if (!agent || agent.status !== 'active' || !task || task.status !== 'active' || task.agentId !== agent.id) return undefined;
     let state = this.states.get(task.id);
     if (!state) {
       state = { task, calls: new Map() };
+      if (act) {
+        state.chain = [];
+        for (let a: ActClaim | undefined = act, i = 0; a && i < 16; a = a.act, i++) state.chain.push({ agent: a.sub, task: a.task_id ?? null });
+      }
       this.states.set(task.id, state);
     }
     const session = new AgentSession(this, agent, state);

@@ -206,6 +206,9 @@ describe('delegation by token exchange', () => {
     expect(ev.data).toMatchObject({ parentTask: parent.id, depth: 1, chain: [{ agent: executor.test.id, task: child.id }, { agent: planner.test.id, task: parent.id }] });
     const task = await s.m.store.getTask(child.id);
     expect(task).toMatchObject({ parentId: parent.id, depth: 1 });
+    // Every call the child makes names who it acts for.
+    const call = (await s.m.store.listAudit({ type: 'tool.call', taskId: child.id, limit: 5 }))[0]!;
+    expect(call.data).toMatchObject({ parentTask: parent.id, depth: 1, actingFor: [{ agent: planner.test.id, task: parent.id }] });
   });
 
   it('refuses a child that asks for more than its parent (privilege escalation by delegation)', async () => {
