@@ -95,8 +95,8 @@ try {
 
   step('It hands part of the work to the executor: a narrower task (one tool, the Q3 file only), bound to the executor\'s own key (token exchange).');
   const child = executor.adopt(await task.delegate(await executor.delegationTicket(), { intent: 'extract the Q3 revenue line', tools: ['fs.read_text_file'], resources: [`file://${SANDBOX}/reports/q3*`], ttl: 120 }));
-  const act = decodeJwt(child.credential).act;
-  show(`child task ${child.id}, acting for ${act.sub} (task ${act.task_id})`);
+  const claims = decodeJwt(child.credential);
+  show(`child task ${child.id}, held by ${claims.act.sub}, acting for ${claims.sub}`);
   const childMcp = await child.connect({ name: 'demo-executor', version: '1.0.0' });
   show(`the executor sees: ${(await childMcp.listTools()).tools.map((t) => t.name).join(', ')}`);
   show(`→ ${textOf(await childMcp.callTool({ name: 'fs.read_text_file', arguments: { path: join(SANDBOX, 'reports/q3-summary.txt') } })).split('\n')[0]}`);

@@ -44,6 +44,10 @@ export class Endpoints {
   get mcp(): string {
     return `${this.base}/mcp`;
   }
+  /** The audience of delegation tickets: no login endpoint accepts it. */
+  get delegation(): string {
+    return `${this.base}/oauth/token#delegation`;
+  }
 }
 
 export interface MandateOptions {
@@ -139,9 +143,11 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       algorithms: config.identity.algorithms,
       maxAge: config.identity.assertionMaxAge,
       clockSkew: config.identity.clockSkew,
+      ticketAudience: () => endpoints.delegation,
+      ticketMaxAge: config.credentials.delegationTicketMaxAge,
     });
     const apiTokens = new ApiTokenService(store, admin.hash, audit, clock);
-    const dpop = new DpopVerifier(clock, { maxAge: config.credentials.dpopMaxAge, requireNonce: config.credentials.dpopNonce });
+    const dpop = new DpopVerifier(clock, { maxAge: config.credentials.dpopMaxAge, requireNonce: config.credentials.dpopNonce }, store);
     const users = new UserService(store, audit, clock, () => apiTokens.invalidate());
     const webhooks = new WebhookNotifier(config.approvals, audit, clock, opts.logger);
     const approvals = new ApprovalService({ store, audit, clock, config: config.approvals, notifier: webhooks, tools, policyVersion: () => policy.version, baseUrl: () => endpoints.base, logger: opts.logger });

@@ -37,3 +37,22 @@ export async function createClientAssertion(key: AgentKey, audience: string, lif
     .setJti(randomUUID())
     .sign(key.privateKey);
 }
+
+/**
+ * A delegation ticket (what a child agent hands the parent that will delegate to it): signed by
+ * the agent's key, `typ: delegation+jwt`, for the token endpoint's delegation audience, good for
+ * one token exchange within `lifetimeSeconds`, and naming the child's DPoP key (`cnf.jkt`) so
+ * the credential the parent obtains is bound to the child's key. It is never a login.
+ */
+export async function createDelegationTicket(key: AgentKey, tokenEndpoint: string, o: { jkt?: string | undefined; lifetimeSeconds?: number } = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT(o.jkt ? { cnf: { jkt: o.jkt } } : {})
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'delegation+jwt' })
+    .setIssuer(key.agentId)
+    .setSubject(key.agentId)
+    .setAudience(`${tokenEndpoint}#delegation`)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (o.lifetimeSeconds ?? 60))
+    .setJti(randomUUID())
+    .sign(key.privateKey);
+}

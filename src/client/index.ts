@@ -14,17 +14,17 @@ import { randomUUID } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { createClientAssertion, loadAgentKey, type AgentKey } from './agent-key.js';
+import { createClientAssertion, createDelegationTicket, loadAgentKey, type AgentKey } from './agent-key.js';
 import { createDpopProof, type DpopKey } from './dpop.js';
 
-export { createClientAssertion, loadAgentKey, type AgentKey } from './agent-key.js';
+export { createClientAssertion, createDelegationTicket, loadAgentKey, type AgentKey } from './agent-key.js';
 export { createDpopProof, type DpopKey } from './dpop.js';
 
 type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
 export interface ToolRequest {
   name: string;
-  constraints?: Record<string, { eq?: string | number | boolean; in?: Array<string | number | boolean>; like?: string; min?: number; max?: number }>;
+  constraints?: Record<string, { eq?: string | number | boolean; in?: Array<string | number | boolean>; like?: string; min?: number; max?: number; absent?: true }>;
   max_calls?: number;
 }
 
@@ -53,11 +53,11 @@ export class MandateClientError extends Error {
   }
 }
 
-/** What a child agent gives its parent so the parent can delegate to it. */
+/** What a child agent gives its parent so the parent can delegate to it (once, within a minute). */
 export interface DelegationTicket {
-  /** The child's client assertion (RFC 7523): proves the child takes part. */
+  /** The child's delegation ticket (`typ: delegation+jwt`, single use): proves the child takes part. */
   actorToken: string;
-  /** The child's DPoP key thumbprint: the child credential is bound to it. */
+  /** The child's DPoP key thumbprint, as signed into the ticket: the child credential is bound to it. */
   dpopJkt?: string;
 }
 
@@ -133,10 +133,14 @@ export class MandateAgent {
     return this.fromToken(await this.token({ grant_type: 'client_credentials', authorization_details: JSON.stringify([{ type: 'mandate_task', task_id: taskId }]) }));
   }
 
-  /** For delegation: what this (child) agent hands its parent. */
-  async delegationTicket(): Promise<DelegationTicket> {
+  /**
+   * For delegation: what this (child) agent hands its parent. Good for one exchange within
+   * `lifetimeSeconds` (at most the server's `credentials.delegationTicketMaxAge`); the credential
+   * the parent obtains is bound to this process's DPoP key.
+   */
+  async delegationTicket(o: { lifetimeSeconds?: number } = {}): Promise<DelegationTicket> {
     const jkt = await this.dpopJkt();
-    return { actorToken: await createClientAssertion(this.key, this.tokenEndpoint), ...(jkt ? { dpopJkt: jkt } : {}) };
+    return { actorToken: await createDelegationTicket(this.key, this.tokenEndpoint, { jkt, ...o }), ...(jkt ? { dpopJkt: jkt } : {}) };
   }
 
   /** Takes up a credential a parent obtained for this agent by delegation. */

@@ -34,6 +34,8 @@ export const defaults = {
     dpopNonce: false,
     /** How deep delegation chains may go (a task an agent started itself has depth 0). */
     maxDelegationDepth: 3,
+    /** Longest accepted lifetime of a delegation ticket (child → parent, single use), in seconds. */
+    delegationTicketMaxAge: 120,
   },
   identity: {
     /** Longest accepted lifetime of a client assertion (exp - iat), in seconds (RFC 7523 asks for short). */

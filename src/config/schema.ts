@@ -26,6 +26,8 @@ export const toolConfigSchema = z
     resources: z.record(z.string(), z.enum(RESOURCE_KINDS)).default({}),
     /** Arguments redacted wherever an approval shows the call (approval records, webhooks, CLI). */
     sensitive: z.array(z.string()).default([]),
+    /** `allow`: forward arguments the input schema does not declare (policy cannot see them); default `refuse`. */
+    additionalArguments: z.enum(['allow', 'refuse']).optional(),
   })
   .strict();
 
@@ -87,6 +89,8 @@ export const upstreamConfigSchema = z
     /** Resource arguments for every tool of this upstream that has them (`{ path: path, url: url }`);
      *  a tool's own `resources` adds to and overrides these. */
     resources: z.record(z.string(), z.enum(RESOURCE_KINDS)).default({}),
+    /** Default for this upstream's tools: forward arguments their input schema does not declare (`allow`) or refuse them. */
+    additionalArguments: z.enum(['allow', 'refuse']).default('refuse'),
     tools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'tool names use letters, digits, `_`, `.` and `-`'), toolConfigSchema).default({}),
   })
   .strict()
@@ -122,6 +126,7 @@ export const configSchema = z
         dpopMaxAge: z.number().int().min(5).max(600).default(defaults.credentials.dpopMaxAge),
         dpopNonce: z.boolean().default(defaults.credentials.dpopNonce),
         maxDelegationDepth: z.number().int().min(0).max(10).default(defaults.credentials.maxDelegationDepth),
+        delegationTicketMaxAge: z.number().int().min(5).max(600).default(defaults.credentials.delegationTicketMaxAge),
       })
       .strict()
       .prefault({}),

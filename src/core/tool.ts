@@ -18,6 +18,8 @@ export interface ToolSpec {
   resources: Record<string, ResourceKind>;
   /** Arguments redacted wherever an approval shows the call. */
   sensitive?: string[];
+  /** `allow`: arguments the input schema does not declare are forwarded; default: refused. */
+  additionalArguments?: 'allow' | 'refuse';
   /** The tool's own name at its upstream (what is forwarded). */
   remoteName: string;
   title?: string | undefined;

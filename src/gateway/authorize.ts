@@ -6,6 +6,7 @@ import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
 import type { ToolSpec } from '../core/tool.js';
 import { ArgTypeError, toCedarValue } from '../policy/arg-types.js';
+import { ArgumentValidator } from './arg-schema.js';
 import type { CedarValueJson } from '../policy/cedar.js';
 import type { Decision } from '../policy/engine.js';
 import { agentEntity, taskInfo, toolEntity } from '../policy/mandate-entities.js';
@@ -16,6 +17,7 @@ import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
 import { q } from '../core/errors.js';
 
 export const SCOPE_POLICY_ID = 'mandate:task-scope';
+export const INPUT_SCHEMA_POLICY_ID = 'mandate:input-schema';
 export const PINNING_POLICY_ID = 'mandate:tool-pinning';
 export const BREAK_GLASS_POLICY_ID = 'mandate:break-glass';
 
@@ -31,6 +33,11 @@ export interface CallRequest {
 export interface CallDecision extends Decision {
   /** Normalised resource URIs the call names. */
   resources: string[];
+  /**
+   * The arguments exactly as checked (resource arguments in canonical form): the only form that
+   * may be forwarded, hashed for an approval, or shown in audit. Absent when nothing was checked.
+   */
+  args?: Record<string, unknown>;
 }
 
 /**
@@ -49,32 +56,39 @@ export function breakGlass(d: Decision): Decision {
 }
 
 export class CallAuthorizer {
+  private readonly schemas = new ArgumentValidator();
+
   constructor(
     private readonly policy: PolicyService,
     private readonly clock: Clock,
   ) {}
 
   authorize(req: CallRequest): CallDecision {
-    const { agent, task, tool, args } = req;
+    const { agent, task, tool } = req;
     // 0. A tool whose definition changed upstream is denied until an admin accepts the change.
     if (tool.blocked) return { ...this.denied([], []), policyIds: [PINNING_POLICY_ID], reasons: [tool.blocked] };
-    // 1. The declared scope: tool granted, constraints met, resources inside the task.
-    const scope = checkCallScope(task.scope, tool, args, req.calls);
+    // 1. The declared scope: tool granted, resource arguments canonical, constraints met,
+    //    resources inside the task. From here on only the canonical arguments are used.
+    const scope = checkCallScope(task.scope, tool, req.args, req.calls);
     if (!scope.ok) return this.denied(scope.reasons, scope.resources);
+    const args = scope.args;
+    // 2. The pinned input schema: types, and no argument that policy could not see.
+    const problem = this.schemas.check(tool, args);
+    if (problem) return { ...this.denied([], scope.resources), policyIds: [INPUT_SCHEMA_POLICY_ID], reasons: [problem.message] };
 
-    // 2. Arguments typed for Cedar from the tool's input schema (wrong types never reach policy).
+    // 3. Arguments typed for Cedar from the tool's input schema (wrong types never reach policy).
     const argType = this.policy.current.compiled.argTypes.get(tool.name);
     let cedarArgs: CedarValueJson = {};
     if (argType) {
       try {
         cedarArgs = toCedarValue(argType, args, '');
       } catch (err) {
-        if (err instanceof ArgTypeError) return this.denied([err.message], scope.resources);
+        if (err instanceof ArgTypeError) return { ...this.denied([], scope.resources), policyIds: [INPUT_SCHEMA_POLICY_ID], reasons: [`invalid arguments for ${q(tool.name)}: ${err.message}`] };
         throw err;
       }
     }
 
-    // 3. Cedar, with the task's context.
+    // 4. Cedar, with the task's context.
     const decision = this.policy.decide({
       principal: { type: 'Agent', id: agent.id },
       action: tool.name,
@@ -88,8 +102,8 @@ export class CallAuthorizer {
       },
       entities: [agentEntity(agent), toolEntity(tool)],
     });
-    if (task.breakGlass) return { ...breakGlass(decision), resources: scope.resources };
-    return { ...decision, resources: scope.resources };
+    if (task.breakGlass) return { ...breakGlass(decision), resources: scope.resources, args };
+    return { ...decision, resources: scope.resources, args };
   }
 
   /** MCP `resources/read`: the URI must lie inside the task's resources, then Cedar `readResource`. */
@@ -100,6 +114,8 @@ export class CallAuthorizer {
     } catch (err) {
       return this.denied([`resource ${q(uri)}: ${(err as Error).message}`], []);
     }
+    // What is checked is what is read: a URI that is not already canonical is refused, not rewritten.
+    if (norm !== uri) return this.denied([`resource ${q(uri)} is not in canonical form (ask for ${q(norm)})`], [norm]);
     if (!task.scope.resources.some((p) => globMatch(p, norm))) return this.denied([`resource ${q(norm)} is outside the task's declared resources`], [norm]);
     const d = this.policy.decide({
       principal: { type: 'Agent', id: agent.id },

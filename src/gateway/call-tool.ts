@@ -7,6 +7,7 @@ import { McpError, type CallToolRequest, type CallToolResult } from '@modelconte
 import { MandateError, q } from '../core/errors.js';
 import type { Decision } from '../policy/engine.js';
 import type { Approval } from '../storage/types.js';
+import { SCOPE_POLICY_ID } from './authorize.js';
 import type { AgentSession, RequestExtra } from './agent-session.js';
 
 const MAX_ARGS_BYTES = 1024 * 1024;
@@ -44,7 +45,8 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
   let reason: string | null = null;
   let upstream: string | null = null;
   let approvalId: string | null = null;
-  const args = (request.params?.arguments ?? {}) as Record<string, unknown>;
+  // The arguments as sent; once decided, only the canonical form that was checked is used.
+  let args = (request.params?.arguments ?? {}) as Record<string, unknown>;
   try {
     // 1. Parse: the SDK checked the JSON-RPC envelope; the arguments must be a bounded object.
     if (!name) throw new McpError(-32602, 'tools/call needs `name`');
@@ -63,10 +65,13 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     }
     upstream = tool.upstream;
 
-    // 4-5. Decide: the task's declared scope, then Cedar with the task's context (one authorizer).
+    // 4-5. Decide: the task's declared scope (arguments made canonical), the pinned input
+    //      schema, then Cedar with the task's context (one authorizer).
     const calls = session.state.calls.get(tool.name) ?? 0;
-    decision = gw.authorizer.authorize({ agent: session.agent, task: session.state.task, tool, args, calls });
-    resources = (decision as { resources?: string[] }).resources ?? [];
+    const decided = gw.authorizer.authorize({ agent: session.agent, task: session.state.task, tool, args, calls });
+    decision = decided;
+    resources = decided.resources;
+    if (decided.args) args = decided.args;
 
     // 6. Approval: a gated call waits (bounded) for a human's yes to this exact action, and
     //    consumes it once; otherwise the agent is told which approval to wait for.
@@ -102,8 +107,17 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
       return textResult(`denied by Mandate: ${reason} (decision ${decision.id})`);
     }
 
-    // 7. Forward: the upstream connection carries its own secrets; the agent's credential never leaves.
-    session.state.calls.set(tool.name, calls + 1);
+    // 7. Budget, then forward. The call is charged to this task and every task it was delegated
+    //    from, atomically in the store, before anything leaves: no restart, retry or replica
+    //    gets a fresh count. The upstream connection carries its own secrets; the agent's
+    //    credential never leaves; the arguments go out exactly as they were checked.
+    const overBudget = await gw.chargeCall(session.state, tool.name);
+    if (overBudget) {
+      outcome = 'denied';
+      reason = `outside the task's scope: ${overBudget}`;
+      decision = { ...decision, decision: 'deny', policyIds: [SCOPE_POLICY_ID], reasons: [reason] };
+      return textResult(`denied by Mandate: ${reason} (decision ${decision.id})`);
+    }
     const result = await session.forwardToolCall(tool, args, extra);
     const size = JSON.stringify(result).length;
     const limit = gw.maxResultBytes(tool.upstream);
@@ -153,7 +167,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
           policyVersion: decision?.policyVersion ?? gw.policyVersion(),
           approval: approvalId,
           ...(session.state.task.breakGlass ? { breakGlass: true } : {}),
-          ...(session.state.task.parentId ? { parentTask: session.state.task.parentId, depth: session.state.task.depth, actingFor: session.state.chain ?? [] } : {}),
+          ...(session.state.task.parentId ? { parentTask: session.state.task.parentId, depth: session.state.task.depth, actingFor: session.state.task.chain?.slice(1) ?? [] } : {}),
           error: outcome === 'error' ? reason : null,
           latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
         },

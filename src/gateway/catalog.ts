@@ -75,6 +75,7 @@ export class ToolCatalog implements ToolLookup {
           classification: cfg?.classification ?? 'internal',
           tags: cfg?.tags ?? [],
           sensitive: cfg?.sensitive ?? [],
+          additionalArguments: cfg?.additionalArguments ?? u.additionalArguments ?? 'refuse',
           inputSchema: d?.inputSchema ?? cfg?.inputSchema,
           resources: { ...upstreamResources(u, d?.inputSchema ?? cfg?.inputSchema), ...(cfg?.resources ?? {}) },
           annotations: d?.annotations,

@@ -15,8 +15,8 @@ import { MandateError, q } from '../core/errors.js';
 import type { Classification, ToolSpec } from '../core/tool.js';
 import type { Decision } from '../policy/engine.js';
 import type { PolicyService } from '../policy/policy-service.js';
-import type { Agent, AgentStore, Task, TaskStore } from '../storage/types.js';
-import type { ActClaim, CredentialService } from '../tasks/credentials.js';
+import type { Agent, AgentStore, CallBudgetStore, Task, TaskStore } from '../storage/types.js';
+import { holderOf, type CredentialService } from '../tasks/credentials.js';
 import type { RevocationList } from '../tasks/revocation.js';
 import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
 import type { ApprovalService } from '../approvals/approval-service.js';
@@ -27,12 +27,16 @@ import type { CallAuthorizer } from './authorize.js';
 import type { ToolCatalog } from './catalog.js';
 import type { UpstreamManager } from './upstreams.js';
 
-/** What every session of one task shares: the task (with its taint) and per-tool call counts. */
+/**
+ * What every session of one task shares: the task (with its taint), the tasks above it (whose
+ * budgets each call also spends), and per-tool call counts. The counts are a cache of the store's
+ * (read at open, refreshed by every charge); the budget itself is enforced by the store.
+ */
 export interface TaskState {
   task: Task;
+  /** A delegated task's ancestors, nearest first. */
+  above: Task[];
   calls: Map<string, number>;
-  /** For a delegated task: who acted before this agent, nearest first (from the credential's `act`). */
-  chain?: Array<{ agent: string; task: string | null }>;
   visible?: { key: string; tools: ToolSpec[] };
 }
 
@@ -44,7 +48,7 @@ export interface GatewayDeps {
   policy: PolicyService;
   credentials: CredentialService;
   revocations: RevocationList;
-  store: Pick<TaskStore, 'getTask' | 'addTaskLabels'> & Pick<AgentStore, 'getAgent'>;
+  store: Pick<TaskStore, 'getTask' | 'addTaskLabels'> & Pick<AgentStore, 'getAgent'> & CallBudgetStore;
   audit: AuditLog;
   clock: Clock;
   endpoints: { base: string; mcp: string };
@@ -124,7 +128,7 @@ export class McpGateway {
     } catch (err) {
       const message = err instanceof MandateError ? err.message : 'credential rejected';
       const seen = await this.credentials.inspect(token);
-      await this.audit.record({ type: 'mcp.reject', actor: seen?.sub ?? 'anonymous', agentId: seen?.sub ?? null, taskId: seen?.task_id ?? null, outcome: 'denied', data: { reason: message, method: req.method } });
+      await this.audit.record({ type: 'mcp.reject', actor: seen ? holderOf(seen) : 'anonymous', agentId: seen ? holderOf(seen) : null, taskId: seen?.task_id ?? null, outcome: 'denied', data: { reason: message, method: req.method } });
       if (err instanceof DpopError) return this.unauthorized(res, err.dpopCode, message, true);
       return this.unauthorized(res, 'invalid_token', message, scheme === 'dpop');
     }
@@ -145,7 +149,7 @@ export class McpGateway {
       if (req.method !== 'POST' || !isInitializeRequest(body)) {
         return sendJson(res, 400, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'no session: send `initialize` first (without an Mcp-Session-Id header)' } });
       }
-      session = await this.openSession(claims.sub, claims.task_id, claims.act);
+      session = await this.openSession(holderOf(claims), claims.task_id);
       if (!session) return this.unauthorized(res, 'invalid_token', "the credential's task is not active");
     }
     session.lastSeen = Date.now();
@@ -162,16 +166,20 @@ export class McpGateway {
     await session.transport.handle(req, res, body, { authInfo });
   }
 
-  private async openSession(agentId: string, taskId: string, act?: ActClaim): Promise<AgentSession | undefined> {
+  private async openSession(agentId: string, taskId: string): Promise<AgentSession | undefined> {
     const [agent, task] = await Promise.all([this.d.store.getAgent(agentId), this.d.store.getTask(taskId)]);
     if (!agent || agent.status !== 'active' || !task || task.status !== 'active' || task.agentId !== agent.id) return undefined;
     let state = this.states.get(task.id);
     if (!state) {
-      state = { task, calls: new Map() };
-      if (act) {
-        state.chain = [];
-        for (let a: ActClaim | undefined = act, i = 0; a && i < 16; a = a.act, i++) state.chain.push({ agent: a.sub, task: a.task_id ?? null });
+      // Counts come from the store: a restart (or another replica) never hands out a fresh budget.
+      const above: Task[] = [];
+      for (const link of task.chain?.slice(1) ?? []) {
+        const t = await this.d.store.getTask(link.task);
+        if (!t) return undefined;
+        above.push(t);
       }
+      const counts = await this.d.store.callCounts(task.id);
+      state = this.states.get(task.id) ?? { task, above, calls: new Map(Object.entries(counts)) };
       this.states.set(task.id, state);
     }
     const session = new AgentSession(this, agent, state);
@@ -299,6 +307,25 @@ export class McpGateway {
 
   policyVersion(): string {
     return this.d.policy.version;
+  }
+
+  /**
+   * Step 7 of the data path: one call of `tool` is charged to the task and every task above it,
+   * atomically in the store, before anything is forwarded. Returns why it was refused, or null.
+   */
+  async chargeCall(state: TaskState, tool: string): Promise<string | null> {
+    const line = [state.task, ...state.above];
+    const charges = line.map((t) => ({ taskId: t.id, limit: t.scope.tools.find((g) => g.name === tool)?.max_calls ?? null }));
+    const r = await this.d.store.consumeCall(tool, charges);
+    if (!r.ok) {
+      const own = r.exhausted === state.task.id;
+      state.calls.set(tool, Math.max(state.calls.get(tool) ?? 0, own ? r.limit : 0));
+      return own
+        ? `tool ${q(tool)} reached the task's limit of ${r.limit} call${r.limit === 1 ? '' : 's'}`
+        : `tool ${q(tool)}: the budget of ${r.limit} call${r.limit === 1 ? '' : 's'} of task ${q(r.exhausted)}, which this task was delegated from, is spent`;
+    }
+    state.calls.set(tool, r.used[0]!);
+    return null;
   }
 
   /** Step 8 of the data path: the task carries the classification of what it read. */

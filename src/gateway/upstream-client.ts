@@ -8,6 +8,7 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { MandateError, q } from '../core/errors.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { UpstreamHttpTransport } from './upstream-http-transport.js';
 
 export const MANDATE_CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
@@ -73,5 +74,22 @@ export async function connectUpstream(o: ConnectOptions): Promise<Client> {
   } finally {
     clearTimeout(timer);
   }
+  keepNotificationsBeforeResponses(transport);
   return client;
+}
+
+/**
+ * The SDK dispatches notifications one microtask late but responses at once, and drops a
+ * request's progress handler with its response: a progress notification that arrives in the
+ * same chunk as the result (an upstream that reports its last step and returns) was lost. A
+ * response is handed on one microtask later, so everything the upstream sent before it is
+ * dispatched first, in order.
+ */
+function keepNotificationsBeforeResponses(transport: { onmessage?: ((m: JSONRPCMessage, extra?: never) => void) | undefined }): void {
+  const deliver = transport.onmessage;
+  if (!deliver) return;
+  transport.onmessage = (message, extra) => {
+    if ('id' in message && !('method' in message)) queueMicrotask(() => deliver(message, extra));
+    else deliver(message, extra);
+  };
 }

@@ -10,6 +10,15 @@ import { algForJwk } from './jwk.js';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
+/**
+ * A delegation ticket: what a child agent gives a parent so the parent can delegate to it. It is
+ * signed like a client assertion but is not one: its own `typ` and audience (which the login
+ * path refuses), single use, a short life, and the child's DPoP key thumbprint (`cnf.jkt`) signed
+ * in by the child, so the credential a parent obtains is bound to the child's key, not one the
+ * parent chose.
+ */
+export const DELEGATION_TICKET_TYP = 'delegation+jwt';
+
 export interface AssertionOptions {
   /** Accepted `aud` values: the token endpoint URL and the issuer URL. */
   audiences: () => string[];
@@ -17,13 +26,22 @@ export interface AssertionOptions {
   /** Longest accepted lifetime (exp - iat), seconds. */
   maxAge: number;
   clockSkew: number;
+  /** The audience of delegation tickets (distinct from every login audience). */
+  ticketAudience: () => string;
+  /** Longest accepted lifetime of a delegation ticket, seconds. */
+  ticketMaxAge: number;
 }
 
 export interface AuthenticatedAgent {
   agent: Agent;
   jti: string;
   kid: string | undefined;
+  /** For a delegation ticket: the DPoP key thumbprint the child signed in, if any. */
+  jkt?: string | undefined;
 }
+
+/** What is being verified: a client assertion at login, or a delegation ticket in a token exchange. */
+export type AssertionUse = 'login' | 'delegation';
 
 /** An authentication failure: the message names the problem; `agentId` is set when known (for audit). */
 export class ClientAuthError extends MandateError {
@@ -43,16 +61,25 @@ export class ClientAssertionVerifier {
     private readonly opts: AssertionOptions,
   ) {}
 
-  async verify(assertion: string, clientId?: string): Promise<AuthenticatedAgent> {
-    if (typeof assertion !== 'string' || assertion.length === 0) throw new ClientAuthError('`client_assertion` is required', null);
-    if (assertion.length > 16_384) throw new ClientAuthError('`client_assertion` is too large', null);
+  async verify(assertion: string, clientId?: string, use: AssertionUse = 'login'): Promise<AuthenticatedAgent> {
+    const what = use === 'login' ? 'client assertion' : 'delegation ticket';
+    const param = use === 'login' ? '`client_assertion`' : '`actor_token`';
+    if (typeof assertion !== 'string' || assertion.length === 0) throw new ClientAuthError(`${param} is required`, null);
+    if (assertion.length > 16_384) throw new ClientAuthError(`${param} is too large`, null);
     let header: ReturnType<typeof decodeProtectedHeader>;
     let claims: JWTPayload;
     try {
       header = decodeProtectedHeader(assertion);
       claims = decodeJwt(assertion);
     } catch {
-      throw new ClientAuthError('`client_assertion` is not a signed JWT (expected header.payload.signature)', null);
+      throw new ClientAuthError(`${param} is not a signed JWT (expected header.payload.signature)`, null);
+    }
+    const isTicket = typeof header.typ === 'string' && header.typ.toLowerCase() === DELEGATION_TICKET_TYP;
+    if (use === 'login' && isTicket) {
+      throw new ClientAuthError('this is a delegation ticket: it is accepted only as the `actor_token` of one token exchange by the delegating agent, never as a login', typeof claims.iss === 'string' ? claims.iss : null);
+    }
+    if (use === 'delegation' && !isTicket) {
+      throw new ClientAuthError(`\`actor_token\` must be the child's delegation ticket (\`typ: ${DELEGATION_TICKET_TYP}\`, made by MandateAgent.delegationTicket()), not a client assertion`, typeof claims.iss === 'string' ? claims.iss : null);
     }
     const alg = header.alg ?? '';
     if (alg === 'none' || alg === '') throw new ClientAuthError('client assertion `alg` is `none`: unsigned assertions are never accepted', null);
@@ -86,7 +113,7 @@ export class ClientAssertionVerifier {
           algorithms: [alg],
           issuer: agent.id,
           subject: agent.id,
-          audience: this.opts.audiences(),
+          audience: use === 'login' ? this.opts.audiences() : this.opts.ticketAudience(),
           currentDate: new Date(this.clock.now()),
           clockTolerance: this.opts.clockSkew,
           requiredClaims: ['exp', 'jti'],
@@ -101,17 +128,25 @@ export class ClientAssertionVerifier {
 
     const now = Math.floor(this.clock.now() / 1000);
     const exp = payload.exp!;
+    const maxAge = use === 'login' ? this.opts.maxAge : this.opts.ticketMaxAge;
     const issuedAt = typeof payload.iat === 'number' ? payload.iat : now;
-    if (exp - issuedAt > this.opts.maxAge || exp - now > this.opts.maxAge + this.opts.clockSkew) {
-      throw new ClientAuthError(`client assertion lives too long: \`exp\` must be at most ${this.opts.maxAge}s after \`iat\``, agent.id);
+    if (exp - issuedAt > maxAge || exp - now > maxAge + this.opts.clockSkew) {
+      throw new ClientAuthError(`${what} lives too long: \`exp\` must be at most ${maxAge}s after \`iat\``, agent.id);
     }
     const jti = payload.jti;
     if (typeof jti !== 'string' || jti.length < 8 || jti.length > 256) {
-      throw new ClientAuthError('client assertion `jti` must be a unique string of 8-256 characters', agent.id);
+      throw new ClientAuthError(`${what} \`jti\` must be a unique string of 8-256 characters`, agent.id);
     }
+    let jkt: string | undefined;
+    if (use === 'delegation' && payload.cnf !== undefined) {
+      const cnf = payload.cnf as { jkt?: unknown } | null;
+      if (!cnf || typeof cnf !== 'object' || typeof cnf.jkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(cnf.jkt)) throw new ClientAuthError('delegation ticket `cnf` must be `{ "jkt": <the child\'s DPoP key thumbprint> }`', agent.id);
+      jkt = cnf.jkt;
+    }
+    // One namespace for both uses: a jti spent as one can never be spent as the other.
     const fresh = await this.replay.useOnce(`assertion:${agent.id}:${jti}`, (exp + this.opts.clockSkew) * 1000, this.clock.now());
-    if (!fresh) throw new ClientAuthError(`client assertion \`jti\` ${q(jti)} was already used: replayed assertions are rejected`, agent.id);
-    return { agent, jti, kid: header.kid };
+    if (!fresh) throw new ClientAuthError(`${what} \`jti\` ${q(jti)} was already used: ${use === 'login' ? 'replayed assertions are rejected' : 'a delegation ticket is good for one exchange'}`, agent.id);
+    return { agent, jti, kid: header.kid, ...(jkt ? { jkt } : {}) };
   }
 
   private explain(err: unknown, agent: Agent): string {

@@ -8,6 +8,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, er
 import { Lru } from '../core/lru.js';
 import type { Clock } from '../core/clock.js';
 import { MandateError } from '../core/errors.js';
+import type { ReplayStore } from '../storage/types.js';
 
 const ASYMMETRIC = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
 
@@ -46,34 +47,16 @@ export function normaliseHtu(url: string): string {
   return `${u.protocol}//${u.host}${u.pathname}`;
 }
 
-/** A bounded in-memory record of proof ids seen inside the acceptance window. */
-class SeenProofs {
-  private readonly seen = new Map<string, number>();
-  constructor(private readonly max = 1_000_000) {}
-  /** false if `key` was seen and has not expired. */
-  useOnce(key: string, until: number, now: number): boolean {
-    const prev = this.seen.get(key);
-    if (prev !== undefined && prev > now) return false;
-    if (this.seen.size >= this.max) this.prune(now);
-    if (this.seen.size >= this.max) throw new DpopError('too many DPoP proofs in flight; retry shortly');
-    this.seen.set(key, until);
-    return true;
-  }
-  prune(now: number): void {
-    for (const [k, t] of this.seen) if (t <= now) this.seen.delete(k);
-  }
-}
-
 export class DpopVerifier {
-  private readonly seen = new SeenProofs();
   private readonly nonceKey = randomBytes(32);
   /** Imported proof keys and their thumbprints: an agent signs every proof with the same key. */
   private readonly keys = new Lru<string, { key: CryptoKey; jkt: string }>(10_000);
-  private pruneAt = 0;
 
   constructor(
     private readonly clock: Clock,
     private readonly opts: DpopOptions,
+    /** Proof ids seen, in the store: a restart or another replica inside the window still refuses a replay. */
+    private readonly replay: ReplayStore,
   ) {}
 
   get requireNonce(): boolean {
@@ -154,11 +137,9 @@ export class DpopVerifier {
     }
     const jkt = entry.jkt;
     if (req.jkt !== undefined && jkt !== req.jkt) throw new DpopError('the DPoP proof is signed by another key than the one the credential is bound to');
-    if (now > this.pruneAt) {
-      this.seen.prune(now);
-      this.pruneAt = now + 10_000;
-    }
-    if (!this.seen.useOnce(`${jkt}:${payload.jti}`, now + (this.opts.maxAge * 2 + 5) * 1000, now)) throw new DpopError('this DPoP proof was already used (replay)');
+    // Last, after every other check: only a proof that would be accepted is recorded. Expired
+    // entries are pruned by the maintenance sweep.
+    if (!(await this.replay.useOnce(`dpop:${jkt}:${payload.jti}`, now + (this.opts.maxAge * 2 + 5) * 1000, now))) throw new DpopError('this DPoP proof was already used (replay)');
     return { jkt, jti: payload.jti, jwk };
   }
 }

@@ -166,6 +166,46 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
       });
     });
 
+    describe('delegation chains and call budgets', () => {
+      const aid = 'spiffe://test.local/agent/a';
+      beforeEach(async () => {
+        await store.insertAgent(agent('a'));
+      });
+
+      it('keeps a delegated task’s chain with the task', async () => {
+        const chain = [
+          { agent: aid, task: 't2' },
+          { agent: 'spiffe://test.local/agent/root', task: 't1' },
+        ];
+        await store.insertTask(task('t2', aid, { parentId: null, depth: 1, chain }));
+        expect((await store.getTask('t2'))!.chain).toEqual(chain);
+      });
+
+      it('charges a call to the task and its ancestors, all or none', async () => {
+        const charges = [
+          { taskId: 'child', limit: 5 },
+          { taskId: 'parent', limit: 2 },
+          { taskId: 'root', limit: null },
+        ];
+        expect(await store.consumeCall('fs.read', charges)).toEqual({ ok: true, used: [1, 1, 1] });
+        expect(await store.consumeCall('fs.read', [{ taskId: 'parent', limit: 2 }, { taskId: 'root', limit: null }])).toEqual({ ok: true, used: [2, 2] });
+        // The parent's budget is spent (by itself and its child together): the child is refused,
+        // and nothing was charged to anyone.
+        expect(await store.consumeCall('fs.read', charges)).toEqual({ ok: false, exhausted: 'parent', limit: 2 });
+        expect(await store.callCounts('child')).toEqual({ 'fs.read': 1 });
+        expect(await store.callCounts('root')).toEqual({ 'fs.read': 2 });
+        // Another tool has its own counter.
+        expect(await store.consumeCall('fs.write', charges)).toEqual({ ok: true, used: [1, 1, 1] });
+        expect(await store.callCounts('nobody')).toEqual({});
+      });
+
+      it('lets exactly as many concurrent calls through as the budget allows', async () => {
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.consumeCall('bank.transfer', [{ taskId: 'race', limit: 3 }])));
+        expect(results.filter((r) => r.ok)).toHaveLength(3);
+        expect(await store.callCounts('race')).toEqual({ 'bank.transfer': 3 });
+      });
+    });
+
     describe('revocations', () => {
       it('keeps a revocation until its expiry, idempotently', async () => {
         await store.insertRevocation({ taskId: 't1', revokedAt: 10, expiresAt: 100, reason: 'ended' });

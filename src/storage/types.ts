@@ -46,6 +46,8 @@ export interface ArgConstraint {
   like?: string;
   min?: number;
   max?: number;
+  /** The argument must not be given. */
+  absent?: true;
 }
 
 export interface ToolGrant {
@@ -78,7 +80,28 @@ export interface Task {
   decisionId: string | null;
   /** An emergency task approved by several people: lifts default deny and approval gates, never delegates. */
   breakGlass?: boolean;
+  /**
+   * A delegated task's chain, this task's agent first, then each agent it acts for back to the
+   * one that started the root task. Absent for a task an agent started itself. Every credential
+   * of the task carries it (RFC 8693 `act`), whoever asks for the credential.
+   */
+  chain?: ChainLink[];
 }
+
+/** One agent in a delegation chain, with the task it held. */
+export interface ChainLink {
+  agent: string;
+  task: string;
+}
+
+/** One task's share of a call: its budget for the tool (null: no limit, only counted). */
+export interface CallCharge {
+  taskId: string;
+  limit: number | null;
+}
+
+/** What consuming a call did: the new count of each task, or which task's budget was spent. */
+export type CallConsumption = { ok: true; used: number[] } | { ok: false; exhausted: string; limit: number };
 
 export interface TaskFilter {
   agentId?: string;
@@ -280,6 +303,21 @@ export interface TaskStore {
   activateTask(id: string, expiresAt: number): Promise<Task | null>;
 }
 
+/**
+ * Call budgets (`max_calls`), consumed atomically before a call is forwarded. A delegated task's
+ * call is charged to the task and every ancestor, so a task and all its descendants together
+ * never spend more than its grant.
+ */
+export interface CallBudgetStore {
+  /**
+   * Charges one call of `tool` to each task of `charges` (the calling task first), all or none:
+   * if any task with a limit has already used it up, nothing changes.
+   */
+  consumeCall(tool: string, charges: CallCharge[]): Promise<CallConsumption>;
+  /** Calls used per tool by a task and its descendants. */
+  callCounts(taskId: string): Promise<Record<string, number>>;
+}
+
 export interface RevocationStore {
   insertRevocation(r: Revocation): Promise<void>;
   listRevocations(now: number): Promise<Revocation[]>;
@@ -315,6 +353,7 @@ export interface ApiTokenStore {
 export interface Store
   extends AgentStore,
     TaskStore,
+    CallBudgetStore,
     RevocationStore,
     ReplayStore,
     AuditStore,

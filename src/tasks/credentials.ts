@@ -7,24 +7,26 @@ import { MandateError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { Lru } from '../core/lru.js';
 import type { SigningKeys } from '../identity/signing-keys.js';
-import type { Agent, Task } from '../storage/types.js';
+import type { Agent, ChainLink, Task } from '../storage/types.js';
 import type { RevocationList } from './revocation.js';
 import { scopeToDetails } from './scope.js';
 
 export interface TaskClaims extends JWTPayload {
   iss: string;
+  /** The party the credential acts for: the agent itself, or for a delegated task the agent that started the root task (RFC 8693 §4.1). */
   sub: string;
   aud: string | string[];
   exp: number;
   iat: number;
   jti: string;
+  /** The agent that holds and uses the credential (always the task's own agent). */
   client_id: string;
   task_id: string;
   scope: string;
   authorization_details: Array<Record<string, unknown>>;
   /** Key binding (RFC 9449 §6): the thumbprint of the key every use must prove. */
   cnf?: { jkt: string };
-  /** Delegation chain (RFC 8693 §4.1): who acted before this agent, nearest first. */
+  /** Delegation (RFC 8693 §4.1): `act.sub` is the current actor (this agent), nested `act`s the earlier actors. */
   act?: ActClaim;
   break_glass?: boolean;
 }
@@ -37,7 +39,21 @@ export interface ActClaim {
 
 export interface IssueOptions {
   jkt?: string | undefined;
-  act?: ActClaim | undefined;
+}
+
+/** The agent that holds a credential (whatever party it acts for). */
+export function holderOf(claims: TaskClaims): string {
+  return claims.client_id;
+}
+
+/**
+ * RFC 8693 §4.1 from a task's chain (its own agent first, the root task's agent last): `sub` is
+ * the party it acts for (the root), `act` the current actor with earlier actors nested inside.
+ */
+export function delegationClaims(chain: ChainLink[] | undefined, agentId: string): { sub: string; act?: ActClaim } {
+  if (!chain || chain.length < 2) return { sub: agentId };
+  const nest = (i: number): ActClaim | undefined => (i >= chain.length - 1 ? undefined : { sub: chain[i]!.agent, task_id: chain[i]!.task, ...(i + 1 < chain.length - 1 ? { act: nest(i + 1)! } : {}) });
+  return { sub: chain[chain.length - 1]!.agent, act: nest(0)! };
 }
 
 export interface IssuedCredential {
@@ -66,6 +82,8 @@ export class CredentialService {
     const iat = Math.floor(this.clock.now() / 1000);
     const exp = Math.floor(task.expiresAt / 1000);
     const header: JWTHeaderParameters = { alg: key.alg, kid: key.kid, typ: 'at+jwt' };
+    // The chain belongs to the task: every credential of a delegated task carries all of it.
+    const { sub, act } = delegationClaims(task.chain, agent.id);
     const token = await new SignJWT({
       client_id: agent.id,
       task_id: task.id,
@@ -73,11 +91,11 @@ export class CredentialService {
       authorization_details: [scopeToDetails(task.intent, task.scope, exp - iat)],
       ...(task.breakGlass ? { break_glass: true } : {}),
       ...(o.jkt ? { cnf: { jkt: o.jkt } } : {}),
-      ...(o.act ? { act: o.act } : {}),
+      ...(act ? { act } : {}),
     })
       .setProtectedHeader(header)
       .setIssuer(this.issuer)
-      .setSubject(agent.id)
+      .setSubject(sub)
       .setAudience(audience)
       .setIssuedAt(iat)
       .setExpirationTime(exp)
@@ -136,7 +154,7 @@ export class CredentialService {
         },
         { algorithms: ['ES256'], issuer: this.issuer, typ: 'at+jwt', currentDate: new Date(this.clock.now()), clockTolerance: 315_360_000 },
       );
-      return typeof payload.task_id === 'string' ? (payload as TaskClaims) : null;
+      return typeof payload.task_id === 'string' && typeof payload.client_id === 'string' ? (payload as TaskClaims) : null;
     } catch {
       return null;
     }

@@ -2,4 +2,4 @@ export { TaskService, type StartedTask, type TaskLimits } from './task-service.j
 export { CredentialService, type TaskClaims, type IssuedCredential } from './credentials.js';
 export { RevocationList } from './revocation.js';
 export { parseAuthorizationDetails, normaliseScope, checkCallScope, scopeToDetails, type ScopeCheck } from './scope.js';
-export { normalisePath, normaliseResource, globMatch, resourceFromArg } from './resource-uri.js';
+export { canonicalPath, canonicalResourceArg, normaliseResource, globMatch, resourceFromArg } from './resource-uri.js';

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { ToolSpec } from '../core/tool.js';
-import { globMatch, normalisePath, normaliseResource, resourceFromArg } from './resource-uri.js';
+import { canonicalPath, canonicalResourceArg, globMatch, normaliseResource, resourceFromArg } from './resource-uri.js';
 import { checkCallScope } from './scope.js';
 
 const readFile: ToolSpec = { name: 'fs.read_text_file', upstream: 'fs', description: '', risk: 'read', classification: 'internal', tags: [], inputSchema: undefined, resources: { path: 'path' }, remoteName: 'read_text_file', discovered: true, blocked: null };
@@ -90,9 +90,9 @@ describe('constraints', () => {
 
 describe('normalisation', () => {
   it('normalises paths', () => {
-    expect(normalisePath('/srv//reports/./a/../b.txt')).toBe('/srv/reports/b.txt');
-    expect(normalisePath('/srv/reports/')).toBe('/srv/reports');
-    expect(() => normalisePath('%zz')).toThrow(/malformed percent-encoding/);
+    expect(canonicalPath('/srv//reports/./a/../b.txt')).toBe('/srv/reports/b.txt');
+    expect(canonicalPath('/srv/reports/')).toBe('/srv/reports');
+    expect(canonicalPath('/srv/reports/100% done.txt')).toBe('/srv/reports/100% done.txt');
   });
   it('normalises resources and patterns', () => {
     expect(normaliseResource('file:///srv/reports/../x/*', true)).toBe('file:///srv/x/*');
@@ -105,5 +105,61 @@ describe('normalisation', () => {
     expect(globMatch('file:///srv/?.txt', 'file:///srv/a.txt')).toBe(false);
     expect(globMatch('a*b*c', 'abc')).toBe(true);
     expect(globMatch('a*b*c', 'acb')).toBe(false);
+  });
+});
+
+// Every trick we know for making a checker and a tool read one argument two ways. Each row is
+// either refused (ambiguous) or has one canonical form, which is what is checked and forwarded.
+describe('canonical resource arguments (checked in one form, forwarded in another)', () => {
+  const refused: Array<[string, 'path' | 'url' | 'email', string, RegExp]> = [
+    ['userinfo hides the real host behind a backslash', 'url', 'https://weather.example\\@evil.example/', /backslash/],
+    ['userinfo names a decoy host', 'url', 'https://weather.example@evil.example/', /userinfo/],
+    ['userinfo with a password', 'url', 'https://u:p@weather.example/', /userinfo/],
+    ['backslash as a path separator in a URL', 'url', 'https://weather.example\\..\\admin', /backslash/],
+    ['encoded dot segment in a URL', 'url', 'https://weather.example/a/%2e%2e/admin', /encoded dot/],
+    ['double-encoded dot segment in a URL', 'url', 'https://weather.example/a/%252e%252e/admin', /encoded/],
+    ['encoded slash in a URL', 'url', 'https://weather.example/a%2fb', /encoded/],
+    ['trailing dot on the host', 'url', 'https://weather.example./x', /ends its host with a dot/],
+    ['a newline splits the request line', 'url', 'https://weather.example/x\nHost: evil', /whitespace or a control/],
+    ['a tab inside the URL', 'url', 'https://weather.example/\tx', /whitespace or a control/],
+    ['fullwidth dots in the path', 'url', 'https://weather.example/\uff0e\uff0e/admin', /Unicode normalisation/],
+    ['encoded dot segment in a path', 'path', '/srv/demo/%2e%2e/secret', /percent-escape/],
+    ['double-encoded dot segment in a path', 'path', '/srv/demo/%252e%252e/secret', /percent-escape/],
+    ['backslash traversal in a path', 'path', '/srv/demo/..\\..\\etc/passwd', /backslash/],
+    ['NUL truncation in a path', 'path', '/srv/demo/ok.txt\u0000.png', /control character/],
+    ['one-dot leaders that normalise to ..', 'path', '/srv/demo/\u2025/secret', /Unicode normalisation/],
+    ['fullwidth solidus in a path', 'path', '/srv/demo\uff0f..\uff0fsecret', /Unicode normalisation/],
+    ['relative path', 'path', 'srv/demo/x', /not absolute/],
+    ['a second recipient after a comma', 'email', 'boss@corp.example,evil@evil.example', /exactly one plain address/],
+    ['a display name hiding the address', 'email', 'Boss <evil@evil.example>', /whitespace|exactly one plain address/],
+  ];
+  it.each(refused)('refuses %s', (_attack, kind, raw, why) => {
+    expect(() => canonicalResourceArg(kind, raw)).toThrow(why);
+  });
+
+  const canonical: Array<[string, 'path' | 'url' | 'email', string, string]> = [
+    ['dot segments in a path are resolved before the check, and forwarded resolved', 'path', '/srv/demo/reports/../secret', '/srv/demo/secret'],
+    ['duplicate slashes in a path', 'path', '//srv//demo//x', '/srv/demo/x'],
+    ['dot segments in a URL', 'url', 'https://weather.example/a/../../admin', 'https://weather.example/admin'],
+    ['a decimal IPv4 host becomes dotted', 'url', 'http://2130706433/x', 'http://127.0.0.1/x'],
+    ['a hex IPv4 host becomes dotted', 'url', 'http://0x7f.1/x', 'http://127.0.0.1/x'],
+    ['an IPv4-mapped IPv6 host is compressed', 'url', 'http://[::ffff:127.0.0.1]/x', 'http://[::ffff:7f00:1]/x'],
+    ['an IDN homograph becomes punycode (and no longer looks like the real host)', 'url', 'https://w\u0435ather.example/', 'https://xn--wather-3of.example/'],
+    ['case and default port', 'url', 'HTTPS://Weather.Example:443/A', 'https://weather.example/A'],
+    ['upper-case email', 'email', 'Boss@Corp.Example', 'boss@corp.example'],
+  ];
+  it.each(canonical)('%s', (_what, kind, raw, out) => {
+    expect(canonicalResourceArg(kind, raw).value).toBe(out);
+  });
+
+  it('checks a URL argument in the canonical form it forwards', () => {
+    const fetchTool = { ...readFile, name: 'web.fetch', resources: { url: 'url' as const } };
+    const sc = { tools: [{ name: 'web.fetch' }], resources: ['https://weather.example/*'] };
+    const ok = checkCallScope(sc, fetchTool, { url: 'HTTPS://WEATHER.example/a/../today' }, 0);
+    expect(ok.ok).toBe(true);
+    expect(ok.args.url).toBe('https://weather.example/today');
+    const attack = checkCallScope(sc, fetchTool, { url: 'https://weather.example\\@evil.example/' }, 0);
+    expect(attack.ok).toBe(false);
+    expect(attack.reasons.join()).toMatch(/backslash/);
   });
 });

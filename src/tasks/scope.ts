@@ -4,9 +4,9 @@
 
 import { z } from 'zod';
 import { MandateError, q } from '../core/errors.js';
-import type { ToolLookup, ToolSpec } from '../core/tool.js';
+import type { ResourceKind, ToolLookup, ToolSpec } from '../core/tool.js';
 import type { ArgConstraint, TaskScope, ToolGrant } from '../storage/types.js';
-import { globMatch, normalisePath, normaliseResource, resourceFromArg, ResourceError } from './resource-uri.js';
+import { canonicalResourceArg, globMatch, normaliseResource, ResourceError } from './resource-uri.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -17,9 +17,12 @@ const constraintSchema = z
     like: z.string().min(1).max(4096).optional(),
     min: z.number().optional(),
     max: z.number().optional(),
+    /** The argument must not be given at all (`{"absent": true}`). */
+    absent: z.literal(true).optional(),
   })
   .strict()
-  .refine((c) => Object.keys(c).length > 0, 'a constraint needs at least one of `eq`, `in`, `like`, `min`, `max`');
+  .refine((c) => Object.keys(c).length > 0, 'a constraint needs at least one of `eq`, `in`, `like`, `min`, `max`, `absent`')
+  .refine((c) => !c.absent || Object.keys(c).length === 1, '`absent` cannot be combined with other operators (an absent argument has no value to compare)');
 
 const toolGrantSchema = z.union([
   z.string().min(1).max(200),
@@ -101,9 +104,13 @@ export function normaliseScope(detail: MandateTaskDetail, tools: ToolLookup): Ta
     for (const [arg, c] of Object.entries(grant.constraints ?? {})) {
       if (names && !names.has(arg)) fail(`${where}: constraint on unknown argument ${q(arg)} of ${q(tool.name)} (arguments: ${[...names].join(', ') || 'none'})`);
       if (c.min !== undefined && c.max !== undefined && c.min > c.max) fail(`${where}: constraint on ${q(arg)} has \`min\` > \`max\``);
-      if (c.like !== undefined && tool.resources[arg] === 'path') {
+      // A resource argument is compared in its canonical form, so the constraint is written in it too.
+      const kind = tool.resources[arg];
+      if (kind) {
         try {
-          c.like = normalisePath(c.like);
+          if (c.like !== undefined) c.like = canonicalPattern(kind, c.like);
+          if (typeof c.eq === 'string') c.eq = canonicalResourceArg(kind, c.eq).value;
+          if (c.in) c.in = c.in.map((v) => (typeof v === 'string' ? canonicalResourceArg(kind, v).value : v));
         } catch (err) {
           fail(`${where}: constraint on ${q(arg)}: ${(err as Error).message}`);
         }
@@ -122,6 +129,31 @@ export function normaliseScope(detail: MandateTaskDetail, tools: ToolLookup): Ta
   return { intent: detail.intent, scope: { tools: grants, resources: [...new Set(resources)] }, ttl: detail.ttl };
 }
 
+/** A `like` pattern on a resource argument, in the argument's canonical form (`*` kept). */
+function canonicalPattern(kind: ResourceKind, pattern: string): string {
+  const star = 'mandateglobstar';
+  const v = canonicalResourceArg(kind, pattern.replaceAll('*', star)).value;
+  return v.replaceAll(star, '*');
+}
+
+/**
+ * What a declared scope holds less firmly than it reads: a `like` on an argument that is not a
+ * declared resource is a raw glob (`*` crosses `/`, `..` is not resolved). Said in the token
+ * response and in audit.
+ */
+export function scopeWarnings(scope: TaskScope, tools: ToolLookup): string[] {
+  const out: string[] = [];
+  for (const g of scope.tools) {
+    const tool = tools.getTool(g.name);
+    for (const [arg, c] of Object.entries(g.constraints ?? {})) {
+      if (c.like !== undefined && !tool?.resources[arg]) {
+        out.push(`tool ${q(g.name)}: \`like\` on ${q(arg)} is a raw glob (it is not a declared path or URL resource): \`*\` also matches \`/\` and \`..\` is not resolved; declare ${q(arg)} under the tool's \`resources\` in mandate.yaml to match it as a path or URL`);
+      }
+    }
+  }
+  return out;
+}
+
 /** The scope as it travels in credentials and responses (RFC 9396 `authorization_details`). */
 export function scopeToDetails(intent: string, scope: TaskScope, ttl: number): Record<string, unknown> {
   return { type: 'mandate_task', intent, tools: scope.tools.map((t) => (t.constraints || t.max_calls ? t : t.name)), resources: scope.resources, ttl };
@@ -131,27 +163,15 @@ export interface ScopeViolation {
   reason: string;
 }
 
-function checkConstraint(arg: string, c: ArgConstraint, value: unknown, kind: string | undefined): string | null {
-  const values = Array.isArray(value) ? value : [value];
+/** Why `value` does not satisfy `c`, or null. A resource argument arrives in canonical form. */
+function checkConstraint(arg: string, c: ArgConstraint, value: unknown): string | null {
+  if (c.absent) return value === undefined ? null : `argument ${q(arg)} must not be given in this task`;
   if (value === undefined) return `argument ${q(arg)} is constrained by the task but missing`;
+  const values = Array.isArray(value) ? value : [value];
   for (const v of values) {
-    let subject = v;
     if (c.like !== undefined) {
       if (typeof v !== 'string') return `argument ${q(arg)} must be a string to match ${q(c.like)}`;
-      if (kind === 'path') {
-        try {
-          subject = normalisePath(v);
-        } catch (err) {
-          return `argument ${q(arg)}: ${(err as Error).message}`;
-        }
-      } else if (kind === 'url' || kind === 'uri' || kind === 'email') {
-        try {
-          subject = normaliseResource(kind === 'email' ? `mailto:${v}` : v);
-        } catch (err) {
-          return `argument ${q(arg)}: ${(err as Error).message}`;
-        }
-      }
-      if (!globMatch(c.like, subject as string)) return `argument ${q(arg)} = ${q(subject)} does not match the task's constraint ${q(c.like)}`;
+      if (!globMatch(c.like, v)) return `argument ${q(arg)} = ${q(v)} does not match the task's constraint ${q(c.like)}`;
     }
     if (c.eq !== undefined && v !== c.eq) return `argument ${q(arg)} = ${q(v)} is not the task's allowed value ${q(c.eq)}`;
     if (c.in !== undefined && !c.in.includes(v as string | number | boolean)) return `argument ${q(arg)} = ${q(v)} is not in the task's allowed set`;
@@ -169,42 +189,52 @@ export interface ScopeCheck {
   reasons: string[];
   /** Normalised resource URIs the call names. */
   resources: string[];
+  /**
+   * The arguments as checked: every resource argument in its canonical form. This, and nothing
+   * else, is what may be forwarded.
+   */
+  args: Record<string, unknown>;
 }
 
 /**
- * Is this call inside the task's declared scope? The tool must be granted, every constrained
+ * Is this call inside the task's declared scope? The tool must be granted, every resource
+ * argument must have one unambiguous canonical form (which replaces it), every constrained
  * argument must satisfy its constraint, and every resource the arguments name must lie inside
  * one of the task's resource patterns.
  */
-export function checkCallScope(scope: TaskScope, tool: ToolSpec, args: Record<string, unknown>, callsSoFar: number): ScopeCheck {
+export function checkCallScope(scope: TaskScope, tool: ToolSpec, rawArgs: Record<string, unknown>, callsSoFar: number): ScopeCheck {
   const reasons: string[] = [];
   const resources: string[] = [];
+  const args: Record<string, unknown> = { ...rawArgs };
   const grant = scope.tools.find((t) => t.name === tool.name);
-  if (!grant) return { ok: false, reasons: [`tool ${q(tool.name)} is not in the task's scope`], resources };
+  if (!grant) return { ok: false, reasons: [`tool ${q(tool.name)} is not in the task's scope`], resources, args };
   if (grant.max_calls !== undefined && callsSoFar >= grant.max_calls) {
     reasons.push(`tool ${q(tool.name)} reached the task's limit of ${grant.max_calls} call${grant.max_calls > 1 ? 's' : ''}`);
-  }
-  for (const [arg, c] of Object.entries(grant.constraints ?? {})) {
-    const r = checkConstraint(arg, c, args[arg], tool.resources[arg]);
-    if (r) reasons.push(r);
   }
   for (const [arg, kind] of Object.entries(tool.resources)) {
     const v = args[arg];
     if (v === undefined || v === null) continue;
     const list = Array.isArray(v) ? v : [v];
+    const canonical: unknown[] = [];
     for (const item of list) {
-      let uri: string;
+      let c;
       try {
-        uri = resourceFromArg(kind, item);
+        c = canonicalResourceArg(kind, item);
       } catch (err) {
         reasons.push(`argument ${q(arg)}: ${err instanceof ResourceError ? err.message : 'not a resource'}`);
         continue;
       }
-      resources.push(uri);
-      if (!scope.resources.some((p) => globMatch(p, uri))) {
-        reasons.push(`resource ${q(uri)} is outside the task's declared resources`);
+      canonical.push(c.value);
+      resources.push(c.uri);
+      if (!scope.resources.some((p) => globMatch(p, c.uri))) {
+        reasons.push(`resource ${q(c.uri)} is outside the task's declared resources`);
       }
     }
+    args[arg] = Array.isArray(v) ? canonical : canonical[0];
   }
-  return { ok: reasons.length === 0, reasons, resources };
+  for (const [arg, c] of Object.entries(grant.constraints ?? {})) {
+    const r = checkConstraint(arg, c, Object.hasOwn(args, arg) ? args[arg] : undefined);
+    if (r) reasons.push(r);
+  }
+  return { ok: reasons.length === 0, reasons, resources, args };
 }

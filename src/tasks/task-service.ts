@@ -11,12 +11,12 @@ import { agentEntity, taskInfo, toolEntity } from '../policy/mandate-entities.js
 import { timeContext, type PolicyService } from '../policy/policy-service.js';
 import type { Decision } from '../policy/engine.js';
 import type { CedarValueJson } from '../policy/cedar.js';
-import type { Agent, Task, TaskFilter, TaskScope, TaskStatus, TaskStore, ToolGrant } from '../storage/types.js';
-import type { ActClaim, CredentialService, IssuedCredential, IssueOptions } from './credentials.js';
+import type { Agent, CallBudgetStore, ChainLink, Task, TaskFilter, TaskScope, TaskStatus, TaskStore, ToolGrant } from '../storage/types.js';
+import type { CredentialService, IssuedCredential, IssueOptions } from './credentials.js';
 import { globMatch } from './resource-uri.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { RevocationList } from './revocation.js';
-import { normaliseScope, parseAuthorizationDetails, scopeToDetails } from './scope.js';
+import { normaliseScope, parseAuthorizationDetails, scopeToDetails, scopeWarnings } from './scope.js';
 
 export interface TaskLimits {
   defaultTtl: number;
@@ -28,14 +28,17 @@ export interface StartedTask {
   credential: IssuedCredential;
   authorizationDetails: Record<string, unknown>;
   decisions: Decision[];
+  /** Things the agent declared that hold less than it may think (a raw-glob `like`, say). */
+  warnings: string[];
 }
 
 const LIVE: readonly TaskStatus[] = ['active', 'pending_approval'];
 
 /** A new task record: the one place its defaults live. */
-export function newTask(p: Pick<Task, 'agentId' | 'intent' | 'scope' | 'status' | 'expiresAt'> & Partial<Pick<Task, 'parentId' | 'depth' | 'labels' | 'decisionId' | 'breakGlass'>> & { now: number }): Task {
+export function newTask(p: Pick<Task, 'agentId' | 'intent' | 'scope' | 'status' | 'expiresAt'> & Partial<Pick<Task, 'parentId' | 'depth' | 'labels' | 'decisionId' | 'breakGlass'>> & { now: number; actsFor?: ChainLink[] }): Task {
+  const id = newId('task', p.now);
   return {
-    id: newId('task', p.now),
+    id,
     agentId: p.agentId,
     parentId: p.parentId ?? null,
     depth: p.depth ?? 0,
@@ -49,6 +52,8 @@ export function newTask(p: Pick<Task, 'agentId' | 'intent' | 'scope' | 'status' 
     endReason: null,
     decisionId: p.decisionId ?? null,
     ...(p.breakGlass ? { breakGlass: true } : {}),
+    // A delegated task's chain starts with itself, then whoever it acts for.
+    ...(p.actsFor?.length ? { chain: [{ agent: p.agentId, task: id }, ...p.actsFor] } : {}),
   };
 }
 
@@ -69,7 +74,7 @@ export class TaskService {
   }
 
   constructor(
-    private readonly store: TaskStore,
+    private readonly store: TaskStore & CallBudgetStore,
     private readonly policy: PolicyService,
     private readonly tools: ToolLookup,
     private readonly credentials: CredentialService,
@@ -83,6 +88,7 @@ export class TaskService {
   async start(agent: Agent, rawDetails: unknown, audience: string, bind: IssueOptions = {}): Promise<StartedTask> {
     const detail = parseAuthorizationDetails(rawDetails);
     const request = normaliseScope(detail, this.tools);
+    const warnings = scopeWarnings(request.scope, this.tools);
     const ttl = Math.min(request.ttl ?? this.limits.defaultTtl, this.limits.maxTtl);
     const now = this.clock.now();
 
@@ -139,7 +145,7 @@ export class TaskService {
         taskId: pending.id,
         decision: 'approval_required',
         outcome: 'pending',
-        data: { intent: request.intent, requested: request.scope, ttl, approval: approval.id, decisions: decisionSummary, policyVersion: this.policy.version },
+        data: { intent: request.intent, requested: request.scope, ttl, approval: approval.id, decisions: decisionSummary, policyVersion: this.policy.version, ...(warnings.length ? { warnings } : {}) },
       });
       throw new MandateError('authorization_pending', `this task needs human approval before it starts (approval ${approval.id}, approvers: ${approval.approvers.join(' or ')}); once approved, ask again with authorization_details [{"type":"mandate_task","task_id":"${pending.id}"}]`, {
         details: { task_id: pending.id, approval_id: approval.id, expires_at: Math.floor(approval.expiresAt / 1000), interval: 5 },
@@ -156,30 +162,35 @@ export class TaskService {
       taskId: task.id,
       decision: 'allow',
       outcome: 'success',
-      data: { intent: task.intent, scope: task.scope, ttl, expiresAt: task.expiresAt, credentialId: credential.jti, audience, boundTo: bind.jkt ?? null, decisions: decisionSummary, policyVersion: this.policy.version },
+      data: { intent: task.intent, scope: task.scope, ttl, expiresAt: task.expiresAt, credentialId: credential.jti, audience, boundTo: bind.jkt ?? null, decisions: decisionSummary, policyVersion: this.policy.version, ...(warnings.length ? { warnings } : {}) },
     });
-    return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions };
+    return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions, warnings };
   }
 
   /**
    * Delegation (RFC 8693 token exchange): the agent of a live parent task hands a narrower part
    * of it to another agent. The child's tools, their constraints and call limits, its resources
-   * and its expiry must fit inside the parent's; its depth stays within the limit; Cedar
-   * `delegate` must allow the pair, and `startTask` must allow the child each tool on its own.
-   * Approvals and break-glass elevation never pass down: a break-glass parent cannot delegate,
-   * and an approval gate on the child's tools refuses rather than waits.
+   * and its expiry must fit inside the parent's; its call budgets come out of what the parent
+   * (and every task above it) has left; its depth stays within the limit and no agent appears
+   * twice in a chain; Cedar `delegate` must allow the pair, and `startTask` must allow the child
+   * each tool on its own. Approvals and break-glass elevation never pass down: a break-glass
+   * parent cannot delegate, and an approval gate on the child's tools refuses rather than waits.
    */
-  async delegate(p: { parent: Task; parentAgent: Agent; child: Agent; rawDetails: unknown; audience: string; bind: IssueOptions; parentAct?: ActClaim | undefined; maxDepth: number }): Promise<StartedTask> {
+  async delegate(p: { parent: Task; parentAgent: Agent; child: Agent; rawDetails: unknown; audience: string; bind: IssueOptions; maxDepth: number }): Promise<StartedTask> {
     const { parent, parentAgent, child } = p;
     const now = this.clock.now();
+    // Whom the child will act for: the parent, then whoever the parent acts for.
+    const actsFor: ChainLink[] = parent.chain?.length ? parent.chain : [{ agent: parentAgent.id, task: parent.id }];
     const refuse = async (code: 'invalid_grant' | 'invalid_scope', message: string, extra: Record<string, unknown> = {}): Promise<never> => {
-      await this.audit.record({ type: 'task.delegate', actor: parentAgent.id, agentId: child.id, taskId: parent.id, decision: 'deny', outcome: 'denied', data: { reason: message, parentTask: parent.id, child: child.id, chain: chainOf(parentAgent.id, parent.id, p.parentAct), ...extra } });
+      await this.audit.record({ type: 'task.delegate', actor: parentAgent.id, agentId: child.id, taskId: parent.id, decision: 'deny', outcome: 'denied', data: { reason: message, parentTask: parent.id, child: child.id, chain: [{ agent: child.id, task: null }, ...actsFor], ...extra } });
       throw new MandateError(code, message);
     };
     if (parent.breakGlass) await refuse('invalid_grant', 'break-glass tasks cannot delegate: their elevation covers this agent and this emergency only');
     if (!this.isLive(parent)) await refuse('invalid_grant', `the parent task ${q(parent.id)} is ${parent.status === 'active' ? 'ended' : parent.status}: nothing to delegate`);
     if (child.status !== 'active') await refuse('invalid_grant', `agent ${q(child.id)} is ${child.status}`);
     if (child.id === parentAgent.id) await refuse('invalid_grant', 'an agent cannot delegate to itself: start another task instead');
+    // A → B → A would hand A authority (and budgets) it already holds as a fresh grant.
+    if (actsFor.some((l) => l.agent === child.id)) await refuse('invalid_grant', `delegation cycle: agent ${q(child.id)} is already in this task's chain (${actsFor.map((l) => l.agent).join(' ← ')})`);
     const depth = parent.depth + 1;
     if (depth > p.maxDepth) await refuse('invalid_grant', `delegation depth ${depth} is over the limit of ${p.maxDepth} (credentials.maxDelegationDepth)`);
 
@@ -189,6 +200,18 @@ export class TaskService {
     if (request.scope.resources.length === 0) request.scope.resources = [...parent.scope.resources];
     const problems = narrowing(parent.scope, request.scope);
     if (problems.length) await refuse('invalid_scope', `a child can only get less than its parent: ${problems.join('; ')}`);
+    // Budgets: a child gets at most what the parent and every task above it have left.
+    const left = await this.callsLeft(parent);
+    for (const g of request.scope.tools) {
+      const rest = left.get(g.name);
+      if (rest === undefined) continue;
+      if (rest <= 0) problems.push(`tool ${q(g.name)}: the parent has no calls left to give (its budget is spent)`);
+      else if (g.max_calls === undefined || g.max_calls > rest) {
+        if (g.max_calls !== undefined && g.max_calls > rest) problems.push(`tool ${q(g.name)}: ${g.max_calls} calls is more than the ${rest} the parent has left`);
+        else g.max_calls = rest;
+      }
+    }
+    if (problems.length) await refuse('invalid_scope', `a child's budget comes out of what its parent has left: ${problems.join('; ')}`);
     const remaining = Math.floor((parent.expiresAt - now) / 1000);
     const ttl = request.ttl ?? Math.min(remaining, this.limits.defaultTtl);
     if (ttl > remaining) await refuse('invalid_scope', `the child asks for ${ttl}s but the parent task ends in ${remaining}s: a child cannot outlive its parent`);
@@ -220,10 +243,10 @@ export class TaskService {
     }
     if (denials.length) await refuse('invalid_scope', `the child agent may not hold: ${denials.join(' | ')}`);
 
-    const task = newTask({ now, agentId: child.id, parentId: parent.id, depth, intent: request.intent, scope: request.scope, status: 'active', labels: [...parent.labels], expiresAt: now + ttl * 1000, decisionId: d.id });
+    const warnings = scopeWarnings(request.scope, this.tools);
+    const task = newTask({ now, agentId: child.id, parentId: parent.id, depth, intent: request.intent, scope: request.scope, status: 'active', labels: [...parent.labels], expiresAt: now + ttl * 1000, decisionId: d.id, actsFor });
     await this.store.insertTask(task);
-    const act: ActClaim = { sub: parentAgent.id, task_id: parent.id, ...(p.parentAct ? { act: p.parentAct } : {}) };
-    const credential = await this.credentials.issue(task, child, p.audience, { ...p.bind, act });
+    const credential = await this.credentials.issue(task, child, p.audience, p.bind);
     await this.audit.record({
       type: 'task.delegate',
       actor: parentAgent.id,
@@ -231,9 +254,29 @@ export class TaskService {
       taskId: task.id,
       decision: 'allow',
       outcome: 'success',
-      data: { parentTask: parent.id, child: child.id, depth, intent: task.intent, scope: task.scope, ttl, credentialId: credential.jti, boundTo: p.bind.jkt ?? null, chain: chainOf(child.id, task.id, act), decisionId: d.id, policyIds: d.policyIds },
+      data: { parentTask: parent.id, child: child.id, depth, intent: task.intent, scope: task.scope, ttl, credentialId: credential.jti, boundTo: p.bind.jkt ?? null, chain: task.chain, decisionId: d.id, policyIds: d.policyIds, ...(warnings.length ? { warnings } : {}) },
     });
-    return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions: [d] };
+    return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions: [d], warnings };
+  }
+
+  /**
+   * What is left of each limited tool budget for `task` and every task above it (the least of
+   * them): the calls a delegation from `task` may still hand down.
+   */
+  async callsLeft(task: Task): Promise<Map<string, number>> {
+    const line: Task[] = [task];
+    for (const link of task.chain?.slice(1) ?? []) {
+      const t = await this.store.getTask(link.task);
+      if (t) line.push(t);
+    }
+    const left = new Map<string, number>();
+    for (const t of line) {
+      const limited = t.scope.tools.filter((g) => g.max_calls !== undefined);
+      if (!limited.length) continue;
+      const used = await this.store.callCounts(t.id);
+      for (const g of limited) left.set(g.name, Math.min(left.get(g.name) ?? Infinity, g.max_calls! - (used[g.name] ?? 0)));
+    }
+    return left;
   }
 
   /**
@@ -254,7 +297,7 @@ export class TaskService {
     const credential = await this.credentials.issue(task, agent, audience, bind);
     const ttl = Math.max(1, Math.round((task.expiresAt - this.clock.now()) / 1000));
     await this.audit.record({ type: 'task.credential', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'success', data: { credentialId: credential.jti, audience, boundTo: bind.jkt ?? null, breakGlass: task.breakGlass === true, expiresAt: task.expiresAt } });
-    return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions: [] };
+    return { task, credential, authorizationDetails: scopeToDetails(task.intent, task.scope, ttl), decisions: [], warnings: [] };
   }
 
   async get(id: string): Promise<Task> {
@@ -331,13 +374,6 @@ export class TaskService {
     }
     return n;
   }
-}
-
-/** The delegation chain as audit shows it: this agent first, then who acted before it. */
-function chainOf(agentId: string, taskId: string, act?: ActClaim): Array<{ agent: string; task: string | null }> {
-  const out: Array<{ agent: string; task: string | null }> = [{ agent: agentId, task: taskId }];
-  for (let a = act, i = 0; a && i < 16; a = a.act, i++) out.push({ agent: a.sub, task: a.task_id ?? null });
-  return out;
 }
 
 /**

@@ -4,7 +4,8 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MandateError, q } from '../../core/errors.js';
-import { ClientAuthError, JWT_BEARER_ASSERTION } from '../../identity/client-assertion.js';
+import { ClientAuthError, JWT_BEARER_ASSERTION, type AssertionUse, type AuthenticatedAgent } from '../../identity/client-assertion.js';
+import { holderOf } from '../../tasks/credentials.js';
 import type { Mandate } from '../../mandate.js';
 import type { Agent } from '../../storage/types.js';
 import { requireCaller } from '../auth.js';
@@ -58,8 +59,11 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     return claims;
   }
 
-  /** private_key_jwt client authentication, audited either way. */
-  async function authenticateClient(req: FastifyRequest, params: Record<string, string>): Promise<Agent> {
+  /** private_key_jwt client authentication (or a delegation ticket), audited either way. */
+  async function authenticateClient(req: FastifyRequest, params: Record<string, string>): Promise<Agent>;
+  async function authenticateClient(req: FastifyRequest, params: Record<string, string>, use: 'delegation'): Promise<AuthenticatedAgent>;
+  async function authenticateClient(req: FastifyRequest, params: Record<string, string>, use: AssertionUse = 'login'): Promise<Agent | AuthenticatedAgent> {
+    const method = use === 'login' ? 'private_key_jwt' : 'delegation_ticket';
     try {
       if (params.client_assertion_type !== JWT_BEARER_ASSERTION) {
         throw new ClientAuthError(
@@ -69,12 +73,13 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
           null,
         );
       }
-      const { agent, jti, kid } = await m.assertions.verify(params.client_assertion ?? '', params.client_id);
-      await m.audit.record({ type: 'auth.success', actor: agent.id, agentId: agent.id, outcome: 'success', data: { method: 'private_key_jwt', assertionId: jti, kid: kid ?? null, ip: ip(req) } });
-      return agent;
+      const verified = await m.assertions.verify(params.client_assertion ?? '', use === 'login' ? params.client_id : undefined, use);
+      const { agent, jti, kid } = verified;
+      await m.audit.record({ type: 'auth.success', actor: agent.id, agentId: agent.id, outcome: 'success', data: { method, assertionId: jti, kid: kid ?? null, ip: ip(req), ...(verified.jkt ? { dpopJkt: verified.jkt } : {}) } });
+      return use === 'login' ? agent : verified;
     } catch (err) {
       if (err instanceof ClientAuthError) {
-        await m.audit.record({ type: 'auth.failure', actor: err.agentId ?? 'anonymous', agentId: err.agentId, outcome: 'failure', data: { method: 'private_key_jwt', reason: err.message, ip: ip(req) } });
+        await m.audit.record({ type: 'auth.failure', actor: err.agentId ?? 'anonymous', agentId: err.agentId, outcome: 'failure', data: { method, reason: err.message, ip: ip(req) } });
       }
       throw err;
     }
@@ -82,13 +87,14 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
 
   /**
    * Delegation, RFC 8693: the parent agent exchanges its task credential (`subject_token`, with a
-   * DPoP proof by its key if the credential is bound) and the child's own client assertion
-   * (`actor_token`, proving the child takes part) for a narrower credential for the child,
-   * bound to the child's key when `dpop_jkt` names it.
+   * DPoP proof by its key if the credential is bound) and the child's delegation ticket
+   * (`actor_token`: single use, short-lived, signed by the child, naming the child's DPoP key)
+   * for a narrower credential for the child, bound to the key the child signed into the ticket.
    */
   async function delegate(req: FastifyRequest, reply: FastifyReply, params: Record<string, string>) {
     if (!params.subject_token) throw new MandateError('invalid_request', '`subject_token` (the parent task credential) is required');
-    if (params.subject_token_type && params.subject_token_type !== ACCESS_TOKEN_TYPE) throw new MandateError('invalid_request', `\`subject_token_type\` must be \`${ACCESS_TOKEN_TYPE}\``);
+    if (!params.subject_token_type) throw new MandateError('invalid_request', `\`subject_token_type\` is required (RFC 8693 §2.1): \`${ACCESS_TOKEN_TYPE}\``);
+    if (params.subject_token_type !== ACCESS_TOKEN_TYPE) throw new MandateError('invalid_request', `\`subject_token_type\` must be \`${ACCESS_TOKEN_TYPE}\``);
     let claims;
     try {
       claims = await m.credentials.verify(params.subject_token, m.endpoints.mcp);
@@ -96,34 +102,45 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
       await m.audit.record({ type: 'task.delegate', actor: 'anonymous', decision: 'deny', outcome: 'denied', data: { reason: `subject_token refused: ${(err as Error).message}` } });
       throw new MandateError('invalid_grant', `subject_token is not a live task credential: ${(err as Error).message}`);
     }
+    const parentId = holderOf(claims);
     // The parent proves possession of a bound credential, as at any resource.
     if (claims.cnf?.jkt) {
       try {
         await m.dpop.verify(req.headers.dpop, { method: 'POST', url: m.endpoints.token, accessToken: params.subject_token, jkt: claims.cnf.jkt });
       } catch (err) {
-        await m.audit.record({ type: 'task.delegate', actor: claims.sub, agentId: claims.sub, taskId: claims.task_id, decision: 'deny', outcome: 'denied', data: { reason: (err as Error).message } });
+        await m.audit.record({ type: 'task.delegate', actor: parentId, agentId: parentId, taskId: claims.task_id, decision: 'deny', outcome: 'denied', data: { reason: (err as Error).message } });
         throw err;
       }
     }
+    // Client authentication presented on an exchange is verified, never ignored: it must be the parent's.
+    if (params.client_assertion !== undefined || params.client_assertion_type !== undefined || params.client_secret !== undefined) {
+      const client = await authenticateClient(req, params);
+      if (client.id !== parentId) throw new MandateError('invalid_client', `the authenticated client ${q(client.id)} is not the holder of \`subject_token\` (${q(parentId)}): only the delegating agent may exchange its credential`);
+    }
     const parent = await m.store.getTask(claims.task_id);
-    const parentAgent = await m.store.getAgent(claims.sub);
+    const parentAgent = await m.store.getAgent(parentId);
     if (!parent || !parentAgent) throw new MandateError('invalid_grant', 'the parent task or agent no longer exists');
     if (parent.breakGlass) {
-      await m.audit.record({ type: 'task.delegate', actor: claims.sub, agentId: claims.sub, taskId: parent.id, decision: 'deny', outcome: 'denied', data: { reason: 'break-glass tasks cannot delegate' } });
+      await m.audit.record({ type: 'task.delegate', actor: parentId, agentId: parentId, taskId: parent.id, decision: 'deny', outcome: 'denied', data: { reason: 'break-glass tasks cannot delegate' } });
       throw new MandateError('invalid_grant', 'break-glass tasks cannot delegate: their elevation covers this agent and this emergency only');
     }
-    if (!params.actor_token) throw new MandateError('invalid_request', "`actor_token` (the child agent's client assertion, RFC 7523) is required: the child proves it takes part");
+    if (!params.actor_token) throw new MandateError('invalid_request', "`actor_token` (the child agent's delegation ticket, from MandateAgent.delegationTicket()) is required: the child proves it takes part");
     if (params.actor_token_type && params.actor_token_type !== JWT_TOKEN_TYPE) throw new MandateError('invalid_request', `\`actor_token_type\` must be \`${JWT_TOKEN_TYPE}\``);
-    // The child authenticates with its own key (single-use assertion, audited).
-    const child = await authenticateClient(req, { client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: params.actor_token });
-    const jkt = params.dpop_jkt;
-    if (jkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(jkt)) throw new MandateError('invalid_request', '`dpop_jkt` must be a JWK SHA-256 thumbprint (base64url, 43 characters)');
+    // The child takes part through its ticket (single use, audited); its key binding comes from
+    // the ticket, which the child signed, never from the parent.
+    const ticket = await authenticateClient(req, { client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: params.actor_token }, 'delegation');
+    const child = ticket.agent;
+    const jkt = ticket.jkt;
+    if (params.dpop_jkt !== undefined && params.dpop_jkt !== jkt) {
+      await m.audit.record({ type: 'task.delegate', actor: parentId, agentId: child.id, taskId: parent.id, decision: 'deny', outcome: 'denied', data: { reason: 'dpop_jkt differs from the key in the child\'s ticket' } });
+      throw new MandateError('invalid_request', "`dpop_jkt` must match the DPoP key the child signed into its delegation ticket (`cnf.jkt`): a parent cannot choose the child's key");
+    }
     if (!jkt && !m.config.credentials.bearerEnvironments.includes(child.environment)) {
-      throw new MandateError('invalid_dpop_proof', `agents in \`${child.environment}\` get key-bound credentials only: pass the child's DPoP key thumbprint as \`dpop_jkt\``);
+      throw new MandateError('invalid_dpop_proof', `agents in \`${child.environment}\` get key-bound credentials only: the child's delegation ticket must name its DPoP key (\`cnf.jkt\`)`);
     }
     const audience = params.resource ?? params.audience ?? m.endpoints.mcp;
     if (audience !== m.endpoints.mcp) throw new MandateError('invalid_target', `\`resource\` ${q(audience)} is not served by this Mandate (expected ${q(m.endpoints.mcp)})`);
-    const got = await m.tasks.delegate({ parent, parentAgent, child, rawDetails: params.authorization_details, audience, bind: jkt ? { jkt } : {}, parentAct: claims.act, maxDepth: m.config.credentials.maxDelegationDepth });
+    const got = await m.tasks.delegate({ parent, parentAgent, child, rawDetails: params.authorization_details, audience, bind: jkt ? { jkt } : {}, maxDepth: m.config.credentials.maxDelegationDepth });
     noStore(reply);
     return {
       access_token: got.credential.token,
@@ -133,6 +150,7 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
       scope: 'mandate:task',
       task_id: got.task.id,
       authorization_details: [got.authorizationDetails],
+      ...(got.warnings.length ? { warnings: got.warnings } : {}),
     };
   }
 
@@ -180,6 +198,7 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
       scope: 'mandate:task',
       task_id: started.task.id,
       authorization_details: [started.authorizationDetails],
+      ...(started.warnings.length ? { warnings: started.warnings } : {}),
     };
   });
 
@@ -192,7 +211,9 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     if (!claims) return { active: false };
     const task = await m.store.getTask(claims.task_id);
     const live = claims.exp * 1000 > m.clock.now() && !m.revocations.has(claims.task_id) && task?.status === 'active';
-    if (!live) return { active: false };
+    if (!live || !task) return { active: false };
+    // Everything an enforcement point must enforce: the key binding (RFC 9449 §6.2), the
+    // delegation chain (RFC 8693 §4.1), the task and its scope.
     return {
       active: true,
       iss: claims.iss,
@@ -203,9 +224,12 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
       iat: claims.iat,
       jti: claims.jti,
       scope: claims.scope,
-      token_type: 'Bearer',
+      token_type: claims.cnf?.jkt ? 'DPoP' : 'Bearer',
+      ...(claims.cnf ? { cnf: claims.cnf } : {}),
+      ...(claims.act ? { act: claims.act } : {}),
       task_id: claims.task_id,
       authorization_details: claims.authorization_details,
+      ...(task.breakGlass ? { break_glass: true } : {}),
     };
   });
 
@@ -221,11 +245,11 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     } else {
       const own = await credentialCaller(req, `${m.endpoints.base}/oauth/revoke`);
       if (!own) throw new MandateError('invalid_client', 'authenticate with your task credential (`Authorization: Bearer <credential>`, or `DPoP <credential>` with a proof if it is key-bound) or a client assertion');
-      agentId = own.sub;
+      agentId = holderOf(own);
     }
     const claims = await m.credentials.inspect(params.token);
     if (!claims) return reply.status(200).send({});
-    if (claims.sub !== agentId) throw new MandateError('unauthorized', 'a credential can only be revoked by the agent it was issued to', { status: 403 });
+    if (holderOf(claims) !== agentId) throw new MandateError('unauthorized', 'a credential can only be revoked by the agent it was issued to', { status: 403 });
     await m.tasks.end(claims.task_id, agentId, 'ended by agent (credential revoked)');
     return reply.status(200).send({});
   });

@@ -22,6 +22,8 @@ import type {
   AuditEvent,
   AuditEventInput,
   AuditQuery,
+  CallCharge,
+  CallConsumption,
   ChainHasher,
   PolicyVersion,
   Revocation,
@@ -99,6 +101,7 @@ const taskFromRow = (r: Row): Task => ({
   endReason: (r.end_reason as string | null) ?? null,
   decisionId: (r.decision_id as string | null) ?? null,
   ...(r.break_glass ? { breakGlass: true } : {}),
+  ...(r.chain ? { chain: JSON.parse(r.chain as string) } : {}),
 });
 
 const userFromRow = (r: Row): User => ({
@@ -192,8 +195,12 @@ export class SqliteStore implements Store {
       insertAgent: p(`INSERT INTO agents (id, name, owner, purpose, environment, status, review_by, jwks, labels, created_at, updated_at)
         VALUES (@id, @name, @owner, @purpose, @environment, @status, @reviewBy, @jwks, @labels, @createdAt, @updatedAt)`),
       getAgent: p('SELECT * FROM agents WHERE id = ?'),
-      insertTask: p(`INSERT INTO tasks (id, agent_id, parent_id, depth, intent, scope, status, labels, created_at, expires_at, ended_at, end_reason, decision_id, break_glass)
-        VALUES (@id, @agentId, @parentId, @depth, @intent, @scope, @status, @labels, @createdAt, @expiresAt, @endedAt, @endReason, @decisionId, @breakGlass)`),
+      insertTask: p(`INSERT INTO tasks (id, agent_id, parent_id, depth, intent, scope, status, labels, created_at, expires_at, ended_at, end_reason, decision_id, break_glass, chain)
+        VALUES (@id, @agentId, @parentId, @depth, @intent, @scope, @status, @labels, @createdAt, @expiresAt, @endedAt, @endReason, @decisionId, @breakGlass, @chain)`),
+      callUsed: p('SELECT used FROM task_calls WHERE task_id = ? AND tool = ?'),
+      callCharge: p(`INSERT INTO task_calls (task_id, tool, used) VALUES (?, ?, 1)
+        ON CONFLICT (task_id, tool) DO UPDATE SET used = used + 1 RETURNING used`),
+      callCounts: p('SELECT tool, used FROM task_calls WHERE task_id = ?'),
       getTask: p('SELECT * FROM tasks WHERE id = ?'),
       expiredTasks: p(`SELECT * FROM tasks WHERE status IN ('active', 'pending_approval') AND expires_at <= ? ORDER BY expires_at LIMIT ?`),
       insertRevocation: p(`INSERT INTO revocations (task_id, revoked_at, expires_at, reason) VALUES (?, ?, ?, ?)
@@ -294,7 +301,7 @@ export class SqliteStore implements Store {
   // ---- tasks
   async insertTask(t: Task): Promise<void> {
     try {
-      this.stmts.insertTask!.run({ ...t, scope: JSON.stringify(t.scope), labels: JSON.stringify(t.labels), breakGlass: t.breakGlass ? 1 : 0 });
+      this.stmts.insertTask!.run({ ...t, scope: JSON.stringify(t.scope), labels: JSON.stringify(t.labels), breakGlass: t.breakGlass ? 1 : 0, chain: t.chain ? JSON.stringify(t.chain) : null });
     } catch (err) {
       translate(err, `task ${q(t.id)}`);
     }
@@ -353,6 +360,30 @@ export class SqliteStore implements Store {
       this.db.prepare('UPDATE tasks SET labels = ? WHERE id = ?').run(JSON.stringify(merged), id);
       return merged;
     }).immediate();
+  }
+
+  // ---- call budgets
+  async consumeCall(tool: string, charges: CallCharge[]): Promise<CallConsumption> {
+    try {
+      // IMMEDIATE: the counts are read and raised under the write lock, so two processes on one
+      // file can never both take the last call.
+      return this.db.transaction((): CallConsumption => {
+        for (const c of charges) {
+          if (c.limit === null) continue;
+          const r = this.stmts.callUsed!.get(c.taskId, tool) as { used: number } | undefined;
+          if ((r?.used ?? 0) >= c.limit) return { ok: false, exhausted: c.taskId, limit: c.limit };
+        }
+        return { ok: true, used: charges.map((c) => (this.stmts.callCharge!.get(c.taskId, tool) as { used: number }).used) };
+      }).immediate();
+    } catch (err) {
+      translate(err, 'call budget');
+    }
+  }
+
+  async callCounts(taskId: string): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const r of this.stmts.callCounts!.all(taskId) as Array<{ tool: string; used: number }>) out[r.tool] = r.used;
+    return out;
   }
 
   // ---- revocations

@@ -21,7 +21,7 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(/→ fetched https:\/\/api\.partner\.example\/q3-figures/);
     expect(stdout).toMatch(/→ denied: user:alice@corp\.example refused approval apr_\w+ for this call \(already fetched once for this report\)/);
     expect(stdout).toMatch(/a DPoP credential for \d+s/);
-    expect(stdout).toMatch(/child task task_\w+, acting for spiffe:\/\/demo\.mandate\.local\/agent\/demo-reporter/);
+    expect(stdout).toMatch(/child task task_\w+, held by spiffe:\/\/demo\.mandate\.local\/agent\/demo-extractor, acting for spiffe:\/\/demo\.mandate\.local\/agent\/demo-reporter/);
     expect(stdout).toMatch(/the executor sees: fs\.read_text_file\n/);
     expect(stdout).toMatch(/tool `fs\.list_directory` is not in the task's scope/);
     expect(stdout).toMatch(/executor refused: .*has ended/);

@@ -192,8 +192,10 @@ describe('delegation by token exchange', () => {
     const grant = await parent.delegate(await executor.agent.delegationTicket(), { intent: 'read just Q3', tools: ['fs.read_text_file'], resources: [`file://${SANDBOX}/reports/q3*`], ttl: 120 });
     const child = executor.agent.adopt(grant);
     const claims = decodeJwt(child.credential);
-    expect(claims.sub).toBe(executor.test.id);
-    expect(claims.act).toEqual({ sub: planner.test.id, task_id: parent.id });
+    // RFC 8693 §4.1: `sub` is who the credential acts for, `act.sub` the current actor.
+    expect(claims.sub).toBe(planner.test.id);
+    expect(claims.client_id).toBe(executor.test.id);
+    expect(claims.act).toEqual({ sub: executor.test.id, task_id: child.id });
     expect(claims.cnf).toEqual({ jkt: await executor.agent.dpopJkt() });
     const mcp = await child.connect();
     expect((await mcp.listTools()).tools.map((t) => t.name)).toEqual(['fs.read_text_file']);
@@ -259,7 +261,9 @@ describe('delegation by token exchange', () => {
       expect(decodeJwt(t.credential).act).toBeDefined();
     }
     const chain = decodeJwt(t.credential).act as { sub: string; act?: { sub: string; act?: { sub: string } } };
-    expect([chain.sub, chain.act?.sub, chain.act?.act?.sub]).toEqual([agents[2]!.test.id, agents[1]!.test.id, agents[0]!.test.id]);
+    // The current actor first, earlier actors nested; `sub` is the agent that started the root task.
+    expect([chain.sub, chain.act?.sub, chain.act?.act?.sub]).toEqual([agents[3]!.test.id, agents[2]!.test.id, agents[1]!.test.id]);
+    expect(decodeJwt(t.credential).sub).toBe(agents[0]!.test.id);
     const tooDeep = await t.delegate(await agents[4]!.agent.delegationTicket(), { tools: ['fs.read_text_file'], ttl: 30 }).catch((e: MandateClientError) => e);
     expect(tooDeep).toMatchObject({ error: 'invalid_grant', message: expect.stringMatching(/depth 4 is over the limit of 3/) });
   });
