@@ -124,7 +124,7 @@ export class ClientAssertionVerifier {
         if (!(err instanceof joseErrors.JWSSignatureVerificationFailed)) break;
       }
     }
-    if (!payload) throw new ClientAuthError(this.explain(lastError, agent), agent.id);
+    if (!payload) throw new ClientAuthError(this.explain(lastError, agent, use), agent.id);
 
     const now = Math.floor(this.clock.now() / 1000);
     const exp = payload.exp!;
@@ -149,26 +149,28 @@ export class ClientAssertionVerifier {
     return { agent, jti, kid: header.kid, ...(jkt ? { jkt } : {}) };
   }
 
-  private explain(err: unknown, agent: Agent): string {
-    if (err instanceof joseErrors.JWTExpired) return 'client assertion has expired (`exp` is in the past)';
+  private explain(err: unknown, agent: Agent, use: AssertionUse): string {
+    const what = use === 'login' ? 'client assertion' : 'delegation ticket';
+    const expected = use === 'login' ? `the token endpoint ${q(this.opts.audiences()[0])}` : `the delegation audience ${q(this.opts.ticketAudience())}`;
+    if (err instanceof joseErrors.JWTExpired) return `${what} has expired (\`exp\` is in the past)`;
     if (err instanceof joseErrors.JWTClaimValidationFailed) {
       switch (err.claim) {
         case 'aud':
-          return `client assertion \`aud\` is wrong: expected the token endpoint ${q(this.opts.audiences()[0])}`;
+          return `${what} \`aud\` is wrong: expected ${expected}`;
         case 'nbf':
-          return 'client assertion is not yet valid (`nbf` is in the future)';
+          return `${what} is not yet valid (\`nbf\` is in the future)`;
         case 'iat':
-          return 'client assertion `iat` is in the future';
+          return `${what} \`iat\` is in the future`;
         case 'exp':
         case 'jti':
-          return `client assertion has no \`${err.claim}\` claim (required)`;
+          return `${what} has no \`${err.claim}\` claim (required)`;
         default:
-          return `client assertion claim \`${err.claim}\` is invalid: ${err.message}`;
+          return `${what} claim \`${err.claim}\` is invalid: ${err.message}`;
       }
     }
-    if (err instanceof joseErrors.JWSSignatureVerificationFailed) return `client assertion signature does not verify with the keys registered for agent ${q(agent.name)}`;
-    if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'client assertion algorithm is not accepted';
-    if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return `client assertion is malformed: ${(err as Error).message}`;
-    return `client assertion rejected: ${(err as Error)?.message ?? 'unknown error'}`;
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed) return `${what} signature does not verify with the keys registered for agent ${q(agent.name)}`;
+    if (err instanceof joseErrors.JOSEAlgNotAllowed) return `${what} algorithm is not accepted`;
+    if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return `${what} is malformed: ${(err as Error).message}`;
+    return `${what} rejected: ${(err as Error)?.message ?? 'unknown error'}`;
   }
 }

@@ -378,8 +378,9 @@ export class TaskService {
 
 /**
  * Why `child` is not inside `parent` (empty: it is). A child tool must be the parent's, keep every
- * constraint the parent has on it (it may add its own) and no higher call limit; inherited ones
- * are filled in. Every child resource pattern must lie inside a parent pattern.
+ * constraint the parent has on it (it may add its own; inherited ones are filled in) and no
+ * higher call limit than the parent's grant. Every child resource pattern must lie inside a
+ * parent pattern. What is left of the parent's budgets is checked by `delegate`.
  */
 export function narrowing(parent: TaskScope, child: TaskScope): string[] {
   const problems: string[] = [];
@@ -396,10 +397,8 @@ export function narrowing(parent: TaskScope, child: TaskScope): string[] {
       else if (canonicalJson(merged[arg]) !== canonicalJson(c)) problems.push(`tool ${q(g.name)}: the parent constrains ${q(arg)} as ${canonicalJson(c)}; the child must keep exactly that`);
     }
     if (Object.keys(merged).length) g.constraints = merged;
-    if (pg.max_calls !== undefined) {
-      if (g.max_calls === undefined) g.max_calls = pg.max_calls;
-      else if (g.max_calls > pg.max_calls) problems.push(`tool ${q(g.name)}: ${g.max_calls} calls is more than the parent's ${pg.max_calls}`);
-    }
+    // An unnamed call limit is filled in later from what the parent has left, not its grant.
+    if (pg.max_calls !== undefined && g.max_calls !== undefined && g.max_calls > pg.max_calls) problems.push(`tool ${q(g.name)}: ${g.max_calls} calls is more than the parent's ${pg.max_calls}`);
   }
   for (const r of child.resources) {
     if (!parent.resources.some((p) => p === r || globMatch(p, r))) problems.push(`resource ${q(r)} is outside the parent's resources`);

@@ -160,6 +160,17 @@ describe('call budgets do not multiply through delegation', () => {
     expect(await s.m.store.callCounts(parent.id)).toEqual({ 'fs.read_text_file': 1 });
   });
 
+  it("gives a child at most what the parent has left, and exactly that when it names no limit", async () => {
+    const parent = await planner.agent.startTask(readTask({ tools: [{ name: 'fs.read_text_file', max_calls: 3 }] }));
+    const mcp = await parent.connect();
+    await mcp.callTool({ name: 'fs.read_text_file', arguments: { path: Q3 } });
+    await mcp.close();
+    const tooMuch = await fail(parent.delegate(await a.agent.delegationTicket(), { tools: [{ name: 'fs.read_text_file', max_calls: 3 }] }));
+    expect(tooMuch.message).toMatch(/3 calls is more than the 2 the parent has left/);
+    const grant = await parent.delegate(await a.agent.delegationTicket(), { tools: ['fs.read_text_file'] });
+    expect(grant.authorization_details).toEqual([expect.objectContaining({ tools: [{ name: 'fs.read_text_file', max_calls: 2 }] })]);
+  });
+
   it('refuses a cycle (A → B → A hands A a fresh counter)', async () => {
     const root = await a.agent.startTask(once());
     const toB = b.agent.adopt(await root.delegate(await b.agent.delegationTicket(), { tools: ['fs.read_text_file'] }));
