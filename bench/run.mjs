@@ -5,6 +5,7 @@ import { decisions } from './decisions.mjs';
 import { pdpHttp } from './pdp-http.mjs';
 import { credentials } from './credentials.mjs';
 import { gateway } from './gateway.mjs';
+import { store } from './store.mjs';
 
 const only = process.argv.slice(2);
 const want = (name) => only.length === 0 || only.includes(name);
@@ -19,6 +20,10 @@ if (want('pdp')) {
 }
 if (want('gateway')) {
   await gateway();
+  console.log();
+}
+if (want('store')) {
+  await store();
   console.log();
 }
 if (want('credentials')) {
