@@ -20,6 +20,9 @@ import { AgentService } from './identity/agent-service.js';
 import { ApiTokenService } from './identity/api-tokens.js';
 import { ClientAssertionVerifier } from './identity/client-assertion.js';
 import { DpopVerifier } from './identity/dpop.js';
+import { BackgroundFaults } from './core/faults.js';
+import { registerSecretValues } from './audit/redact.js';
+import { secretValuesOf } from './gateway/upstream-client.js';
 import { UserService } from './identity/users.js';
 import { SigningKeys } from './identity/signing-keys.js';
 import { AccessRequests } from './pdp/access-request.js';
@@ -88,6 +91,8 @@ export interface Mandate {
   pdp: AuthzenPdp;
   accessRequests: AccessRequests;
   endpoints: Endpoints;
+  /** Failures on background paths, counted and logged (never a crash). */
+  faults: BackgroundFaults;
   app: FastifyInstance;
   /** Runs one maintenance pass: expire tasks, prune replay and revocation entries. */
   sweep(): Promise<void>;
@@ -100,6 +105,16 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
   const clock = opts.clock ?? systemClock;
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   let started: UpstreamManager | null = null;
+  // Every secret the config takes from the environment is redacted by value wherever it shows up.
+  registerSecretValues(Object.values(config.upstreams).flatMap((u) => secretValuesOf(u, process.env)));
+  registerSecretValues(
+    Object.values(config.approvals.groups).flatMap((g) => {
+      const v = g.webhook?.secret;
+      if (!v) return [];
+      return [...v.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => process.env[m[1]!] ?? '').concat(v.includes('${') ? [] : [v]);
+    }),
+  );
+  const faults = new BackgroundFaults((path, err) => opts.logger?.error({ path, error: (err as Error)?.message ?? String(err) }, 'background task failed'));
   try {
     const events = new EventBus();
     const audit = new AuditLog(store, clock);
@@ -158,11 +173,12 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     });
     policy.onReload((version) => void approvals.policyChanged(version).catch((err) => opts.logger?.error({ err }, 'voiding approvals after a policy change failed')));
     const authorizer = new CallAuthorizer(policy, clock);
-    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, logger: opts.logger });
+    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, faults, logger: opts.logger });
     const accessRequests = new AccessRequests({ keys, approvals, clock, endpoint: () => `${endpoints.base}/access/v1/requests`, issuer: () => endpoints.issuer, windowSeconds: Math.min(config.approvals.ttl, 600) });
     const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types, accessRequests });
 
     let sweeper: NodeJS.Timeout | undefined;
+    let sweeps = 0;
     const m: Mandate = {
       config,
       clock,
@@ -193,20 +209,30 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       pdp,
       accessRequests,
       endpoints,
+      faults,
       app: undefined as unknown as FastifyInstance,
       async sweep() {
         const now = clock.now();
         await approvals.sweep();
         await tasks.expireDue();
+        await tasks.persistPending();
         await store.pruneReplay(now);
         await revocations.prune(now);
+        // Housekeeping every 30 passes: checkpoint the WAL, and say so while disk space runs low.
+        if (++sweeps % 30 === 0) {
+          await store.checkpoint();
+          const free = await store.freeBytes();
+          if (free !== null && free < config.storage.lowDiskMb * 1024 * 1024) {
+            opts.logger?.warn({ freeMb: Math.floor(free / (1024 * 1024)), lowDiskMb: config.storage.lowDiskMb }, 'the data volume is running out of space: free some before writes fail (Mandate then refuses to decide)');
+          }
+        }
       },
       async listen() {
         const address = await m.app.listen({ host: config.server.host, port: config.server.port });
         const port = Number(new URL(address).port) || config.server.port;
         endpoints.base = publicUrlOf(config, port);
         sweeper = setInterval(() => {
-          m.sweep().catch((err) => opts.logger?.error({ err }, 'maintenance sweep failed'));
+          faults.guard('maintenance sweep', m.sweep());
         }, config.tasks.sweepInterval * 1000);
         sweeper.unref();
         return { port, url: endpoints.base };

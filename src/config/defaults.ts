@@ -15,6 +15,22 @@ export const defaults = {
     bodyLimit: 1_048_576,
     /** Trust X-Forwarded-* headers (only behind a proxy you control). */
     trustProxy: false,
+    /** Seconds a client has to send a request's headers (slow-header clients are cut off). */
+    headersTimeout: 10,
+    /** Seconds a client has to send a whole request, body included (slow-body clients are cut off). */
+    requestTimeout: 30,
+    /** Seconds an idle keep-alive connection stays open. */
+    keepAliveTimeout: 5,
+    /** Requests served on one connection before it is closed (0: no limit). */
+    maxRequestsPerSocket: 1000,
+    /** Open connections accepted from one client address; more are refused at once. */
+    maxConnectionsPerClient: 128,
+    /** Open connections accepted in all. */
+    maxConnections: 4096,
+  },
+  storage: {
+    /** Warn in the log (and in /readyz) when the data volume has less free space than this, in MB. */
+    lowDiskMb: 256,
   },
   tasks: {
     /** TTL in seconds when a task does not ask for one. */
@@ -75,6 +91,15 @@ export const defaults = {
     allowedHosts: [] as string[],
     /** Seconds after which an idle agent session is closed (its upstream connections too). */
     sessionIdleTimeout: 900,
+    /** Open MCP sessions one task may have at once. */
+    maxSessionsPerTask: 16,
+    /** Open MCP sessions all of one agent's tasks may have at once. */
+    maxSessionsPerAgent: 64,
+    /** Upstream processes (stdio, `sharing: session`) running at once across all sessions; a
+     *  session that needs one more waits in a queue for up to `upstreamQueueWait` seconds. */
+    maxUpstreamProcesses: 64,
+    /** Seconds a call waits for an upstream process slot before it fails with a clear error. */
+    upstreamQueueWait: 10,
   },
   logging: {
     /** pino level: fatal, error, warn, info, debug, trace, silent. */

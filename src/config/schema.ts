@@ -109,6 +109,18 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(defaults.server.port),
         bodyLimit: z.number().int().min(1024).max(64 * 1024 * 1024).default(defaults.server.bodyLimit),
         trustProxy: z.boolean().default(defaults.server.trustProxy),
+        headersTimeout: z.number().positive().max(600).default(defaults.server.headersTimeout),
+        requestTimeout: z.number().positive().max(3600).default(defaults.server.requestTimeout),
+        keepAliveTimeout: z.number().positive().max(600).default(defaults.server.keepAliveTimeout),
+        maxRequestsPerSocket: z.number().int().min(0).default(defaults.server.maxRequestsPerSocket),
+        maxConnectionsPerClient: z.number().int().min(1).default(defaults.server.maxConnectionsPerClient),
+        maxConnections: z.number().int().min(1).default(defaults.server.maxConnections),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        lowDiskMb: z.number().min(0).default(defaults.storage.lowDiskMb),
       })
       .strict()
       .prefault({}),
@@ -171,6 +183,10 @@ export const configSchema = z
          *  model can adapt to) or `insufficient_scope` (HTTP 403 with `WWW-Authenticate`, per the MCP
          *  authorization spec's scope challenge, so a client can start a task that includes it). */
         outOfScope: z.enum(['tool_error', 'insufficient_scope']).default('tool_error'),
+        maxSessionsPerTask: z.number().int().min(1).default(defaults.gateway.maxSessionsPerTask),
+        maxSessionsPerAgent: z.number().int().min(1).default(defaults.gateway.maxSessionsPerAgent),
+        maxUpstreamProcesses: z.number().int().min(1).default(defaults.gateway.maxUpstreamProcesses),
+        upstreamQueueWait: z.number().min(0).max(600).default(defaults.gateway.upstreamQueueWait),
       })
       .strict()
       .prefault({}),

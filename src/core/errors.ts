@@ -1,5 +1,5 @@
 // The one error type Mandate throws on purpose: a stable `code` to switch on, an HTTP status,
-// and whether its message may be shown to the caller (never for 5xx).
+// and whether its message may be shown to the caller (never for 5xx, but for a storage fault).
 
 export type ErrorCode =
   // OAuth 2.0 / RFC 6749, 7009, 7662, 9396, 9449
@@ -80,7 +80,9 @@ export class MandateError extends Error {
     this.name = 'MandateError';
     this.code = code;
     this.status = options.status ?? DEFAULT_STATUS[code];
-    this.expose = this.status < 500;
+    // A storage fault is told as it is (its message names the cause and the fix, never a path
+    // or a query): a caller and its operator must know the refusal is the store's, not theirs.
+    this.expose = this.status < 500 || code === 'storage_unavailable';
     this.details = options.details;
   }
 }

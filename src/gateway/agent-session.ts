@@ -33,6 +33,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { MandateError, q } from '../core/errors.js';
+import { redactKnownValues } from '../audit/redact.js';
 import type { ToolSpec } from '../core/tool.js';
 import type { Agent } from '../storage/types.js';
 import { callTool } from './call-tool.js';
@@ -121,7 +122,7 @@ export class AgentSession {
       if (d.decision !== 'allow') throw new McpError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
       if (!upstream) throw new McpError(-32602, `no upstream offers resource ${q(uri)}`);
       const client = await this.upstreamClient(upstream);
-      const r = await client.readResource({ uri }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) });
+      const r = redactKnownValues(await client.readResource({ uri }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) }));
       await gw.taint(this.state, gw.resourceClassification(upstream));
       return r;
     });
@@ -143,7 +144,7 @@ export class AgentSession {
       await gw.auditDecision(this, 'prompt.get', req.params.name, d);
       if (d.decision !== 'allow') throw new McpError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
       const client = await this.upstreamClient(upstream);
-      return client.getPrompt({ name, ...(req.params.arguments ? { arguments: req.params.arguments } : {}) }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) });
+      return redactKnownValues(await client.getPrompt({ name, ...(req.params.arguments ? { arguments: req.params.arguments } : {}) }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) }));
     });
 
     s.setRequestHandler(SetLevelRequestSchema, async (req, extra) => {
@@ -180,6 +181,18 @@ export class AgentSession {
   }
 
   private async connectOwn(name: string): Promise<Client> {
+    // A stdio upstream of its own is a process: a global cap, with a short queue, keeps many
+    // sessions from spawning without bound (each may cost tens of MB).
+    const release = this.gateway.upstreams.config(name)?.command ? await this.gateway.upstreamSlot() : () => undefined;
+    try {
+      return await this.connectOwnWithSlot(name, release);
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  private async connectOwnWithSlot(name: string, release: () => void): Promise<Client> {
     const agentCaps = this.server.getClientCapabilities() ?? {};
     // Offer upstream exactly what the agent offers us (sampling, elicitation, roots), so relaying is honest.
     const capabilities: ClientCapabilities = {};
@@ -203,6 +216,7 @@ export class AgentSession {
       },
     });
     client.onclose = () => {
+      release();
       // A crashed upstream: the next call reconnects.
       if (this.clients.get(name)) this.clients.delete(name);
     };

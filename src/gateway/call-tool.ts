@@ -1,12 +1,18 @@
 // The data path of one tool call. One ordered function; the order is the security argument:
 // authenticate before resolving (nothing about tools leaks to a dead credential), decide before
-// forwarding (nothing reaches an upstream undecided), classify after (taint reflects what was
-// really read), and audit in `finally` (every call leaves exactly one record, whatever happens).
+// forwarding (nothing reaches an upstream undecided), record the decision durably before
+// forwarding (nothing reaches an upstream that the log does not hold: a write-ahead event, and
+// the call is refused if it cannot be written), classify after (taint reflects what was really
+// read), and record the outcome last, linked to the decision (an answer the log cannot hold is
+// not given: the agent gets an error instead).
 
 import { McpError, type CallToolRequest, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { MandateError, q } from '../core/errors.js';
+import { jsonBoundsProblem } from '../core/json-bounds.js';
 import type { Decision } from '../policy/engine.js';
 import type { Approval } from '../storage/types.js';
+import type { AuditRecord } from '../audit/audit-log.js';
+import { redactKnownValues } from '../audit/redact.js';
 import { SCOPE_POLICY_ID } from './authorize.js';
 import type { AgentSession, RequestExtra } from './agent-session.js';
 
@@ -45,12 +51,17 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
   let reason: string | null = null;
   let upstream: string | null = null;
   let approvalId: string | null = null;
+  let decisionEvent: string | null = null;
   // The arguments as sent; once decided, only the canonical form that was checked is used.
   let args = (request.params?.arguments ?? {}) as Record<string, unknown>;
+  let answer: CallToolResult | undefined;
+  let thrown: unknown;
   try {
     // 1. Parse: the SDK checked the JSON-RPC envelope; the arguments must be a bounded object.
     if (!name) throw new McpError(-32602, 'tools/call needs `name`');
     if (typeof args !== 'object' || Array.isArray(args)) throw new McpError(-32602, '`arguments` must be an object');
+    const bounds = jsonBoundsProblem(args);
+    if (bounds) throw new McpError(-32602, `arguments of ${q(name)} ${bounds}: refused before anything was checked or sent`);
     if (JSON.stringify(args).length > MAX_ARGS_BYTES) throw new McpError(-32602, `arguments of ${q(name)} exceed ${MAX_ARGS_BYTES} bytes`);
 
     // 2. Authenticate: the credential that carried this very request (the task may have ended since).
@@ -61,7 +72,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     if (!tool) {
       outcome = 'denied';
       reason = `unknown tool ${q(name)}`;
-      return textResult(`denied: unknown tool ${q(name)}; tools/list shows what this task may call`);
+      return (answer = textResult(`denied: unknown tool ${q(name)}; tools/list shows what this task may call`));
     }
     upstream = tool.upstream;
 
@@ -97,57 +108,71 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
       if (a.status !== 'approved' || !(await gw.approvals.consume(a, gate.hash))) {
         outcome = a.status === 'denied' ? 'denied' : 'approval_pending';
         reason = decision.reasons.join('; ');
-        return textResult(approvalMessage(a, name, reason, decision.id));
+        return (answer = textResult(approvalMessage(a, name, reason, decision.id)));
       }
       decision = { ...decision, decision: 'allow', reasons: [...decision.reasons, `approved by ${a.decisions.filter((x) => x.decision === 'approve').map((x) => x.by).join(', ')} (${a.id})`] };
     }
     if (decision.decision !== 'allow') {
       outcome = 'denied';
       reason = decision.reasons.join('; ');
-      return textResult(`denied by Mandate: ${reason} (decision ${decision.id})`);
+      return (answer = textResult(`denied by Mandate: ${reason} (decision ${decision.id})`));
     }
 
-    // 7. Budget, then forward. The call is charged to this task and every task it was delegated
-    //    from, atomically in the store, before anything leaves: no restart, retry or replica
-    //    gets a fresh count. The upstream connection carries its own secrets; the agent's
-    //    credential never leaves; the arguments go out exactly as they were checked.
+    // 7. Write-ahead, budget, then forward. The decision is recorded durably first: if it
+    //    cannot be, nothing is forwarded. The call is then charged to this task and every task it
+    //    was delegated from, atomically in the store: no restart, retry or replica gets a fresh
+    //    count. The upstream connection carries its own secrets; the agent's credential never
+    //    leaves; the arguments go out exactly as they were checked.
+    // The upstream connection first (it may have to wait for a process slot or fail to
+    // start): a call that cannot be sent neither spends budget nor leaves a forwarding record.
+    await session.upstreamClient(tool.upstream);
+    try {
+      decisionEvent = (await gw.audit.record(decisionRecord(session, name, tool.upstream, args, resources, decision, approvalId))).id;
+    } catch (err) {
+      outcome = 'error';
+      reason = `the decision could not be recorded (${(err as Error).message}); the call was not forwarded`;
+      return (answer = textResult(`error: ${reason}`));
+    }
     const overBudget = await gw.chargeCall(session.state, tool.name);
     if (overBudget) {
       outcome = 'denied';
       reason = `outside the task's scope: ${overBudget}`;
       decision = { ...decision, decision: 'deny', policyIds: [SCOPE_POLICY_ID], reasons: [reason] };
-      return textResult(`denied by Mandate: ${reason} (decision ${decision.id})`);
+      return (answer = textResult(`denied by Mandate: ${reason} (decision ${decision.id})`));
     }
-    const result = await session.forwardToolCall(tool, args, extra);
+    // An upstream that echoes a secret it was given (its env, its Authorization header) must not hand it to the agent.
+    const result = redactKnownValues(await session.forwardToolCall(tool, args, extra));
     const size = JSON.stringify(result).length;
     const limit = gw.maxResultBytes(tool.upstream);
     if (size > limit) {
       outcome = 'error';
       reason = `result of ${size} bytes exceeds the limit of ${limit}`;
-      return textResult(`error: the result of ${q(name)} is ${size} bytes, over the ${limit}-byte limit`);
+      return (answer = textResult(`error: the result of ${q(name)} is ${size} bytes, over the ${limit}-byte limit`));
     }
 
     // 8. Classify: the task now carries the classification of what it read (taint).
     await gw.taint(session.state, tool.classification);
     outcome = result.isError ? 'tool_error' : 'success';
-    return result;
+    return (answer = result);
   } catch (err) {
     if (err instanceof McpError && err.code === -32602) {
       reason = err.message;
-      throw err;
+      thrown = err;
+      return undefined as never;
     }
     if (err instanceof MandateError && err.code === 'invalid_token') {
       outcome = 'denied';
       reason = err.message;
-      return textResult(`denied: ${err.message}`);
+      return (answer = textResult(`denied: ${err.message}`));
     }
-    reason = gw.describeUpstreamError(err, upstream);
-    return textResult(`error: ${reason}`);
+    reason = decisionEvent === null && err instanceof MandateError && err.code === 'storage_unavailable' ? `${err.message}; the call was not forwarded` : gw.describeUpstreamError(err, upstream);
+    return (answer = textResult(`error: ${reason}`));
   } finally {
-    // 9. Audit: who, on whose behalf, which task and intent, what, the decision, the outcome, latency.
-    //    Awaited: the agent gets no answer the log does not hold.
-    await gw.audit
-      .record({
+    // 9. Outcome: who, on whose behalf, which task and intent, what, the decision, the outcome,
+    //    latency, linked to the write-ahead decision event. Awaited: the agent gets no answer the
+    //    log does not hold; if it cannot be written, the agent is told the outcome is unrecorded.
+    try {
+      await gw.audit.record({
         type: 'tool.call',
         actor: session.agent.id,
         agentId: session.agent.id,
@@ -155,23 +180,51 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
         decision: decision?.decision ?? 'deny',
         outcome,
         data: {
-          tool: name,
-          upstream,
-          intent: session.state.task.intent,
-          session: session.id ?? null,
-          args: gw.auditArgs(args),
-          resources,
-          decisionId: decision?.id ?? null,
-          policyIds: decision?.policyIds ?? [],
-          reasons: decision?.reasons ?? (reason ? [reason] : []),
-          policyVersion: decision?.policyVersion ?? gw.policyVersion(),
-          approval: approvalId,
-          ...(session.state.task.breakGlass ? { breakGlass: true } : {}),
-          ...(session.state.task.parentId ? { parentTask: session.state.task.parentId, depth: session.state.task.depth, actingFor: session.state.task.chain?.slice(1) ?? [] } : {}),
+          ...callData(session, name, upstream, args, resources, decision, approvalId, reason),
+          decisionEvent,
           error: outcome === 'error' ? reason : null,
           latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
         },
-      })
-      .catch((e) => gw.logger?.error({ err: e }, 'audit record failed'));
+      });
+    } catch (err) {
+      gw.faults.note('audit tool call outcome', err);
+      if (!thrown) answer = textResult(`error: the outcome of ${q(name)} could not be recorded (${(err as Error).message})${decisionEvent ? '; the call was made: do not repeat it blindly' : ''}`);
+    }
+    if (thrown) throw thrown;
+    return answer!;
   }
+}
+
+/** What the decision event (before forwarding) and the outcome event (after) both say about a call. */
+function callData(session: AgentSession, name: string, upstream: string | null, args: Record<string, unknown>, resources: string[], decision: Decision | undefined, approvalId: string | null, reason: string | null): Record<string, unknown> {
+  const gw = session.gateway;
+  const task = session.state.task;
+  return {
+    tool: name,
+    upstream,
+    intent: task.intent,
+    session: session.id ?? null,
+    args: gw.auditArgs(args),
+    resources,
+    decisionId: decision?.id ?? null,
+    policyIds: decision?.policyIds ?? [],
+    reasons: decision?.reasons ?? (reason ? [reason] : []),
+    policyVersion: decision?.policyVersion ?? gw.policyVersion(),
+    approval: approvalId,
+    ...(task.breakGlass ? { breakGlass: true } : {}),
+    ...(task.parentId ? { parentTask: task.parentId, depth: task.depth, actingFor: task.chain?.slice(1) ?? [] } : {}),
+  };
+}
+
+/** The write-ahead event of an allowed call: durable before anything is forwarded. */
+function decisionRecord(session: AgentSession, name: string, upstream: string, args: Record<string, unknown>, resources: string[], decision: Decision, approvalId: string | null): AuditRecord {
+  return {
+    type: 'tool.decision',
+    actor: session.agent.id,
+    agentId: session.agent.id,
+    taskId: session.state.task.id,
+    decision: decision.decision,
+    outcome: 'forwarding',
+    data: callData(session, name, upstream, args, resources, decision, approvalId, null),
+  };
 }

@@ -116,6 +116,12 @@ export class AgentHttpTransport implements Transport {
       return;
     }
     const ex: Exchange = { res, ids: requests.map((r) => r.id), responses: new Map(), sse: false, done: false };
+    // Two requests with one id could never both be answered (the response waits for both).
+    const seen = new Set<string | number>();
+    for (const id of ex.ids) {
+      if (seen.has(id)) return reply(res, 400, -32600, `request id ${JSON.stringify(id)} appears twice in this batch: every request in a batch needs its own id`);
+      seen.add(id);
+    }
     for (const id of ex.ids) {
       if (this.byRequest.has(id)) return reply(res, 400, -32600, `request id ${JSON.stringify(id)} is already in flight in this session`);
     }

@@ -21,6 +21,8 @@ import type { RevocationList } from '../tasks/revocation.js';
 import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
 import type { ApprovalService } from '../approvals/approval-service.js';
 import { DpopError, type DpopVerifier } from '../identity/dpop.js';
+import type { BackgroundFaults } from '../core/faults.js';
+import { Slots } from '../core/slots.js';
 import { AgentSession } from './agent-session.js';
 import { AgentHttpTransport } from './http-transport.js';
 import type { CallAuthorizer } from './authorize.js';
@@ -54,6 +56,7 @@ export interface GatewayDeps {
   endpoints: { base: string; mcp: string };
   approvals: ApprovalService;
   dpop: DpopVerifier;
+  faults: BackgroundFaults;
   logger?: Logger | undefined;
 }
 
@@ -72,8 +75,12 @@ export class McpGateway {
   readonly logger: Logger | undefined;
   readonly baseDir: string;
   readonly approvals: ApprovalService;
+  readonly faults: BackgroundFaults;
+  private readonly processSlots: Slots;
 
   constructor(private readonly d: GatewayDeps) {
+    this.faults = d.faults;
+    this.processSlots = new Slots(d.config.gateway.maxUpstreamProcesses, 'upstream process slots (gateway.maxUpstreamProcesses)');
     this.tools = d.tools;
     this.authorizer = d.authorizer;
     this.credentials = d.credentials;
@@ -83,14 +90,15 @@ export class McpGateway {
     this.logger = d.logger;
     this.baseDir = d.config.baseDir;
     this.approvals = d.approvals;
-    // A task that ends takes its sessions (and their upstream connections) with it.
-    d.revocations.onRevoked((r) => void this.endTask(r.taskId));
+    // A task that ends takes its sessions (and their upstream connections) with it. Nobody
+    // waits on these paths: a failure is counted and logged, never an unhandled rejection.
+    d.revocations.onRevoked((r) => d.faults.guard('end sessions of a revoked task', this.endTask(r.taskId)));
     d.upstreams.onChange(() => {
       this.catalogVersion++;
-      for (const s of this.sessions.values()) void s.notifyListChanged();
+      for (const s of this.sessions.values()) d.faults.guard('notify list change', s.notifyListChanged());
     });
     d.policy.onReload(() => {
-      for (const s of this.sessions.values()) void s.notifyListChanged();
+      for (const s of this.sessions.values()) d.faults.guard('notify list change', s.notifyListChanged());
     });
     this.idleTimer = setInterval(() => this.closeIdle(), 30_000);
     this.idleTimer.unref();
@@ -149,6 +157,8 @@ export class McpGateway {
       if (req.method !== 'POST' || !isInitializeRequest(body)) {
         return sendJson(res, 400, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'no session: send `initialize` first (without an Mcp-Session-Id header)' } });
       }
+      const crowded = this.sessionLimitProblem(holderOf(claims), claims.task_id);
+      if (crowded) return sendJson(res, 429, { jsonrpc: '2.0', id: null, error: { code: -32000, message: crowded } });
       session = await this.openSession(holderOf(claims), claims.task_id);
       if (!session) return this.unauthorized(res, 'invalid_token', "the credential's task is not active");
     }
@@ -164,6 +174,20 @@ export class McpGateway {
     }
     const authInfo = { token, clientId: claims.client_id, scopes: ['mandate:task'], expiresAt: claims.exp, extra: { taskId: claims.task_id } };
     await session.transport.handle(req, res, body, { authInfo });
+  }
+
+  /** Why one more session for this task or agent is refused, or null. */
+  private sessionLimitProblem(agentId: string, taskId: string): string | null {
+    const g = this.d.config.gateway;
+    let perTask = 0;
+    let perAgent = 0;
+    for (const s of this.sessions.values()) {
+      if (s.state.task.id === taskId) perTask++;
+      if (s.agent.id === agentId) perAgent++;
+    }
+    if (perTask >= g.maxSessionsPerTask) return `task ${q(taskId)} already has ${perTask} open sessions (gateway.maxSessionsPerTask): reuse one, or close one with DELETE /mcp`;
+    if (perAgent >= g.maxSessionsPerAgent) return `agent ${q(agentId)} already has ${perAgent} open sessions (gateway.maxSessionsPerAgent): reuse one, or close one with DELETE /mcp`;
+    return null;
   }
 
   private async openSession(agentId: string, taskId: string): Promise<AgentSession | undefined> {
@@ -189,7 +213,7 @@ export class McpGateway {
       onInitialized: () => {
         session.id = id;
         this.sessions.set(id, session);
-        void this.audit.record({ type: 'mcp.session', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'open', data: { session: id } });
+        this.d.faults.guard('audit session open', this.audit.record({ type: 'mcp.session', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'open', data: { session: id } }));
       },
       onSessionClosed: () => this.closeSession(id, 'closed by the agent'),
     });
@@ -198,23 +222,31 @@ export class McpGateway {
     return session;
   }
 
+  /** Closes a session whatever the store says: the close happens even if its audit record cannot be written. */
   private async closeSession(id: string, why: string): Promise<void> {
     const s = this.sessions.get(id);
     if (!s) return;
     this.sessions.delete(id);
-    await this.audit.record({ type: 'mcp.session', actor: s.agent.id, agentId: s.agent.id, taskId: s.state.task.id, outcome: 'closed', data: { session: id, reason: why } });
-    await s.close();
+    try {
+      await this.audit.record({ type: 'mcp.session', actor: s.agent.id, agentId: s.agent.id, taskId: s.state.task.id, outcome: 'closed', data: { session: id, reason: why } });
+    } finally {
+      await s.close();
+    }
   }
 
+  /** A task ended: its sessions close, and so do those of every task delegated below it. */
   private async endTask(taskId: string): Promise<void> {
-    this.states.delete(taskId);
-    for (const [id, s] of this.sessions) if (s.state.task.id === taskId) await this.closeSession(id, 'task ended');
+    for (const [key, st] of this.states) if (key === taskId || st.above.some((t) => t.id === taskId)) this.states.delete(key);
+    for (const [id, s] of this.sessions) {
+      if (s.state.task.id === taskId) await this.closeSession(id, 'task ended');
+      else if (s.state.above.some((t) => t.id === taskId)) await this.closeSession(id, `task ${taskId}, which this task was delegated from, ended`);
+    }
   }
 
-  private closeIdle(): void {
+  /** The idle reaper (every 30 s; public for tests). */
+  closeIdle(now = Date.now()): void {
     const limit = this.d.config.gateway.sessionIdleTimeout * 1000;
-    const now = Date.now();
-    for (const [id, s] of this.sessions) if (now - s.lastSeen > limit) void this.closeSession(id, 'idle');
+    for (const [id, s] of this.sessions) if (now - s.lastSeen > limit) this.d.faults.guard('close idle session', this.closeSession(id, 'idle'));
   }
 
   private allowed: { base: string; hosts: Set<string>; origins: Set<string> } | undefined;
@@ -307,6 +339,11 @@ export class McpGateway {
 
   policyVersion(): string {
     return this.d.policy.version;
+  }
+
+  /** A slot for one more upstream process of a session (waits up to `gateway.upstreamQueueWait`). */
+  upstreamSlot(): Promise<() => void> {
+    return this.processSlots.acquire(this.d.config.gateway.upstreamQueueWait * 1000);
   }
 
   /**

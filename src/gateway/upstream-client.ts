@@ -8,6 +8,7 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { MandateError, q } from '../core/errors.js';
+import { isSecretKey } from '../audit/redact.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { UpstreamHttpTransport } from './upstream-http-transport.js';
 
@@ -20,6 +21,29 @@ export function expandEnv(value: string, env: NodeJS.ProcessEnv, where: string):
     if (v === undefined) throw new MandateError('config_invalid', `${where}: environment variable ${q(name)} is not set`);
     return v;
   });
+}
+
+/**
+ * The secret values an upstream config holds: every `${NAME}` it takes from the environment
+ * (that is how secrets stay out of the file), and whole values of secret-named headers.
+ */
+export function secretValuesOf(u: UpstreamConfig, env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  const fromEnv = (v: string) => {
+    for (const m of v.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) if (env[m[1]!] !== undefined) out.push(env[m[1]!]!);
+  };
+  for (const v of Object.values(u.env)) fromEnv(v);
+  for (const [k, v] of Object.entries(u.headers)) {
+    fromEnv(v);
+    if (isSecretKey(k)) {
+      try {
+        out.push(expandEnv(v, env, k));
+      } catch {
+        // a missing variable is reported when the upstream connects
+      }
+    }
+  }
+  return out;
 }
 
 export function hasTransport(u: UpstreamConfig): boolean {

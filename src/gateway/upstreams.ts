@@ -2,6 +2,7 @@
 // definitions, updates the catalogue (and so the generated Cedar schema), follows list-changed
 // notifications, and restarts a crashed upstream with backoff.
 
+import { redactText } from '../audit/redact.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema, type Prompt, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
@@ -135,7 +136,7 @@ export class UpstreamManager {
         await this.discover(e, client);
         this.logger?.info({ upstream: e.name, tools: this.catalog.toolsOf(e.name).length }, 'upstream connected');
       } catch (err) {
-        e.lastError = (err as Error).message;
+        e.lastError = redactText((err as Error).message);
         this.logger?.warn({ upstream: e.name, error: e.lastError }, 'upstream unavailable; retrying');
         this.scheduleRetry(e);
       } finally {

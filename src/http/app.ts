@@ -3,7 +3,9 @@
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { MandateError } from '../core/errors.js';
-import { createServer } from 'node:http';
+import { jsonBoundsProblem } from '../core/json-bounds.js';
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Mandate } from '../mandate.js';
 import { errorBody, handleError } from './error-handler.js';
 import { registerAgentRoutes } from './routes/agents.js';
@@ -19,6 +21,25 @@ import { registerTokenRoutes } from './routes/tokens.js';
 
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 
+/** One client address may hold at most `max` open connections; more are closed at once. */
+function limitConnectionsPerClient(server: Server, max: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const who = socket.remoteAddress ?? 'unknown';
+    const n = (open.get(who) ?? 0) + 1;
+    if (n > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(who, n);
+    socket.once('close', () => {
+      const left = (open.get(who) ?? 1) - 1;
+      if (left <= 0) open.delete(who);
+      else open.set(who, left);
+    });
+  });
+}
+
 export async function buildApp(m: Mandate): Promise<FastifyInstance> {
   // Typed as the default instance so route modules stay simple.
   const app = Fastify({
@@ -33,19 +54,38 @@ export async function buildApp(m: Mandate): Promise<FastifyInstance> {
     forceCloseConnections: true,
     // The MCP endpoint is the hot path: the gateway takes it on Node's request and response,
     // before Fastify's routing, hooks and body parsing (it reads and checks the body itself).
-    serverFactory: (handler) =>
-      createServer((req, res) => {
+    serverFactory: (handler) => {
+      const cfg = m.config.server;
+      // Slow clients are cut off (headers, then the whole request) and keep-alive is bounded: a
+      // few thousand slow-body connections must not hold file descriptors forever.
+      const server = createServer(
+        {
+          headersTimeout: cfg.headersTimeout * 1000,
+          requestTimeout: cfg.requestTimeout * 1000,
+          keepAliveTimeout: cfg.keepAliveTimeout * 1000,
+          connectionsCheckingInterval: Math.min(1000, cfg.headersTimeout * 500),
+        },
+        (req, res) => {
         const url = req.url ?? '';
         if (url === '/mcp' || url.startsWith('/mcp?')) {
           m.gateway.handle(req, res).catch((err) => {
             m.logger?.error({ err }, 'mcp request failed');
-            if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'internal error; the server log has details' } }));
+            // A store that cannot record is a 503 that says so (fail closed, and tell why).
+            const storage = err instanceof MandateError && err.code === 'storage_unavailable';
+            const body = { jsonrpc: '2.0', id: null, error: { code: -32603, message: storage ? (err as Error).message : 'internal error; the server log has details' } };
+            if (!res.headersSent) res.writeHead(storage ? 503 : 500, { 'content-type': 'application/json' }).end(JSON.stringify(body));
             else res.end();
           });
           return;
         }
         handler(req, res);
-      }),
+        },
+      );
+      server.maxRequestsPerSocket = cfg.maxRequestsPerSocket;
+      server.maxConnections = cfg.maxConnections;
+      limitConnectionsPerClient(server, cfg.maxConnectionsPerClient);
+      return server;
+    },
   });
 
   // OAuth endpoints take form posts (RFC 6749 §3.2); a parameter given twice is an error.
@@ -66,6 +106,9 @@ export async function buildApp(m: Mandate): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   app.addHook('preValidation', async (req) => {
     if (req.body === undefined || req.body === null) return;
+    // Nothing recursive (Cedar marshalling, hashing, redaction) ever walks an unbounded body.
+    const bounds = jsonBoundsProblem(req.body);
+    if (bounds) throw new MandateError('invalid_request', `the request body ${bounds}: refused`);
     if (!req.url.startsWith('/api/') && !req.url.startsWith('/access/')) return;
     const ct = (req.headers['content-type'] ?? '').toLowerCase();
     if (!ct.startsWith('application/json')) {

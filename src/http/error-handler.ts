@@ -40,7 +40,7 @@ export function handleError(err: FastifyError | Error, req: FastifyRequest, repl
     return;
   }
   if (err instanceof MandateError) {
-    if (!err.expose) req.log.error({ err }, 'request failed');
+    if (!err.expose || err.status >= 500) req.log.error({ err }, 'request failed');
     if (err.status === 401) reply.header('WWW-Authenticate', `Bearer realm="mandate", error="${err.code === 'invalid_token' ? 'invalid_token' : 'invalid_request'}"`);
     const description = err.expose ? err.message : `internal error (request ${req.id})`;
     void reply.status(err.status).send(errorBody(err.expose ? err.code : 'internal', description, err.expose ? err.details : undefined));

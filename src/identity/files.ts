@@ -1,12 +1,47 @@
-// Secret files in the data directory: created with mode 0600 and never logged.
+// Secret files in the data directory: created with mode 0600, durably and atomically (a crash or
+// a filesystem error never leaves an empty or half-written key file behind), and never logged.
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
+/**
+ * Writes a new secret file: to a temporary file beside it (0600), fsynced, then linked into
+ * place (which, unlike rename, fails if the file already exists: a secret is never overwritten),
+ * and the directory fsynced so the new name survives a crash.
+ */
 export function writeSecretFile(path: string, content: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
-  chmodSync(path, 0o600);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    const buf = Buffer.from(content, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    chmodSync(tmp, 0o600);
+    linkSync(tmp, path);
+  } finally {
+    unlinkSync(tmp);
+  }
+  syncDir(dir);
+}
+
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some filesystems cannot fsync a directory; the file itself is already durable.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 export function readSecretFile(path: string): string | null {

@@ -12,6 +12,7 @@ import { newId } from '../core/ids.js';
 import type { ToolLookup } from '../core/tool.js';
 import type { CallAuthorizer } from '../gateway/authorize.js';
 import { ArgTypeError, jsonToCedar } from '../policy/arg-types.js';
+import { jsonBoundsProblem } from '../core/json-bounds.js';
 import type { CedarValueJson, EntityJson } from '../policy/cedar.js';
 import type { Decision } from '../policy/engine.js';
 import type { EntityStore } from '../policy/entity-store.js';
@@ -272,6 +273,8 @@ export class AuthzenPdp {
 }
 
 function convertRecord(obj: Record<string, unknown>, where: string): Record<string, CedarValueJson> {
+  const bounds = jsonBoundsProblem(obj);
+  if (bounds) throw new MandateError('invalid_request', `${where} ${bounds}`);
   try {
     return (jsonToCedar(obj, '') ?? {}) as Record<string, CedarValueJson>;
   } catch (err) {

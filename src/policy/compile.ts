@@ -96,6 +96,35 @@ function describe(err: DetailedError): string {
   return err.help ? `${message} (${err.help})` : message;
 }
 
+/** Largest policy file accepted, in bytes, and deepest nesting of brackets in an expression. */
+export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
+export const MAX_POLICY_NESTING = 32;
+
+/**
+ * Why a policy file is refused before it reaches Cedar (too large, or nested deeper than Cedar's
+ * Wasm stack can take), with where; null when it is within bounds. Strings and comments are skipped.
+ */
+export function policyTextProblem(text: string): { line: number; col: number; message: string } | null {
+  if (Buffer.byteLength(text) > MAX_POLICY_FILE_BYTES) return { line: 1, col: 1, message: `policy file is larger than ${MAX_POLICY_FILE_BYTES} bytes: split it` };
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    } else if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if (c === '(' || c === '[' || c === '{') {
+      if (++depth > MAX_POLICY_NESTING) {
+        const at = lineCol(text, i);
+        return { ...at, message: `expression nested more than ${MAX_POLICY_NESTING} levels deep: simplify it (Cedar cannot evaluate it safely)` };
+      }
+    } else if (c === ')' || c === ']' || c === '}') {
+      depth = Math.max(0, depth - 1);
+    }
+  }
+  return null;
+}
+
 function listPolicyFiles(dir: string): string[] {
   let entries: string[];
   try {
@@ -177,6 +206,12 @@ export function compilePolicies(src: PolicySources): CompiledPolicies {
 
   for (const [file, text] of sources) {
     files.push({ path: file, sha256: sha256Hex(text), text });
+    // Bounded before Cedar sees it: a deeply nested expression overflows the Wasm stack.
+    const tooBig = policyTextProblem(text);
+    if (tooBig) {
+      errors.push(`${file}:${tooBig.line}:${tooBig.col}: ${tooBig.message}`);
+      continue;
+    }
     // Split first (fast); only a file that does not parse is parsed again for precise locations.
     const parts = splitPolicySet(text);
     if (!parts.ok) {

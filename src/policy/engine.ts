@@ -6,7 +6,7 @@
 
 import { newId } from '../core/ids.js';
 import { Lru } from '../core/lru.js';
-import { isAuthorizedPartialWith, isAuthorizedPreparsed, preparse, type CedarValueJson, type EntityJson, type PolicyJson } from './cedar.js';
+import { CedarTrapError, isAuthorizedPartialWith, isAuthorizedPreparsed, preparse, wasmGeneration, type CedarValueJson, type EntityJson, type PolicyJson } from './cedar.js';
 import type { CompiledPolicies, PolicyInfo } from './compile.js';
 import { emptyNeeds, mergeNeeds, pick, policyNeeds, type Needs } from './needs.js';
 
@@ -160,6 +160,7 @@ export class PolicyEngine {
   private readonly slots = new Set<number>();
   private readonly decisions: Lru<string, Omit<Decision, 'id'>> | null;
   private disposed = false;
+  private generation = wasmGeneration();
 
   constructor(
     readonly compiled: CompiledPolicies,
@@ -241,8 +242,10 @@ export class PolicyEngine {
     const cacheKey = this.decisions ? JSON.stringify([slice.key, trimmed.principal, trimmed.action, trimmed.resource, trimmed.context, trimmed.entities]) : '';
     const cached = this.decisions?.get(cacheKey);
     if (cached) return { ...cached, id: newId('dec') };
+    const generation = wasmGeneration();
     const decision = this.evaluate(slice.entries, trimmed);
-    this.decisions?.set(cacheKey, decision);
+    // A decision made while Cedar trapped is a transient deny: not cached.
+    if (generation === wasmGeneration()) this.decisions?.set(cacheKey, decision);
     return { ...decision, id: newId('dec') };
   }
 
@@ -305,14 +308,21 @@ export class PolicyEngine {
       return { ...base, decision: 'deny', policyIds: [], reasons: [defaultDenyReason(req)], errors: [] };
     }
     const ids = slice.map((e) => e.info.id).sort();
-    const setId = this.preparsedSet(slice, ids.join('\n'));
-    const answer = isAuthorizedPreparsed(setId, {
-      principal: req.principal,
-      action: { type: 'Action', id: req.action },
-      resource: req.resource,
-      context: req.context,
-      entities: withActionEntity(req.entities, req.action, this.actionAncestors(req.action)),
-    });
+    let answer;
+    try {
+      const setId = this.preparsedSet(slice, ids.join('\n'));
+      answer = isAuthorizedPreparsed(setId, {
+        principal: req.principal,
+        action: { type: 'Action', id: req.action },
+        resource: req.resource,
+        context: req.context,
+        entities: withActionEntity(req.entities, req.action, this.actionAncestors(req.action)),
+      });
+    } catch (err) {
+      // Cedar trapped (and was restarted): this request is denied, never decided on a broken instance.
+      if (!(err instanceof CedarTrapError)) throw err;
+      return { ...base, decision: 'deny', policyIds: [], reasons: [`policy evaluation failed: ${err.message}; denied`], errors: [{ policyId: '', message: err.message }] };
+    }
     if (answer.type === 'failure') {
       // The request itself could not be evaluated (malformed entity data, say): nothing grants.
       return {
@@ -361,6 +371,11 @@ export class PolicyEngine {
   }
 
   private preparsedSet(slice: Indexed[], key: string): string {
+    // The Wasm instance was replaced after a trap: everything preparsed into the old one is gone.
+    if (this.generation !== wasmGeneration()) {
+      this.generation = wasmGeneration();
+      this.slices.clear();
+    }
     const hit = this.slices.get(key);
     if (hit) return `s${hit.slot}`;
     if (this.slots.size >= 4096) {

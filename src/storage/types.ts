@@ -363,6 +363,14 @@ export interface Store
     UserStore,
     ApprovalStore {
   readonly dialect: 'sqlite' | 'postgres';
+  /** Why the store must not be used to decide anything (corrupted, deleted or replaced under us), or null. */
+  readonly trust: { untrusted: string | null };
   ping(): Promise<void>;
+  /** Readiness: trusted, and a write commits. Throws `StorageUnavailableError` naming cause and fix. */
+  probe(now: number): Promise<void>;
+  /** Free space where the data lives, in bytes (null when not applicable). */
+  freeBytes(): Promise<number | null>;
+  /** Housekeeping of the write-ahead log (a no-op where there is none). */
+  checkpoint(): Promise<void>;
   close(): Promise<void>;
 }

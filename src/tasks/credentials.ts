@@ -29,6 +29,8 @@ export interface TaskClaims extends JWTPayload {
   /** Delegation (RFC 8693 §4.1): `act.sub` is the current actor (this agent), nested `act`s the earlier actors. */
   act?: ActClaim;
   break_glass?: boolean;
+  /** For a delegated task: the task at the root of its chain (the one `sub` started). */
+  root_task_id?: string;
 }
 
 export interface ActClaim {
@@ -91,7 +93,7 @@ export class CredentialService {
       authorization_details: [scopeToDetails(task.intent, task.scope, exp - iat)],
       ...(task.breakGlass ? { break_glass: true } : {}),
       ...(o.jkt ? { cnf: { jkt: o.jkt } } : {}),
-      ...(act ? { act } : {}),
+      ...(act ? { act, root_task_id: task.chain![task.chain!.length - 1]!.task } : {}),
     })
       .setProtectedHeader(header)
       .setIssuer(this.issuer)
@@ -137,9 +139,24 @@ export class CredentialService {
       this.verified.delete(token);
       throw new MandateError('invalid_token', 'credential has expired: the task is over; start a new task');
     }
-    const revoked = this.revocations.get(claims.task_id);
-    if (revoked) throw new MandateError('invalid_token', `credential's task \`${claims.task_id}\` has ended (${revoked.reason}); start a new task`);
+    const ended = this.endedBecause(claims);
+    if (ended) throw new MandateError('invalid_token', ended);
     return claims;
+  }
+
+  /**
+   * Why a credential's task is over in this process, or null: its own task, or (for a delegated
+   * one) any task above it, revoked, even before the cascade reaches the store.
+   */
+  endedBecause(claims: TaskClaims): string | null {
+    const own = this.revocations.get(claims.task_id);
+    if (own) return `credential's task \`${claims.task_id}\` has ended (${own.reason}); start a new task`;
+    if (!claims.act) return null;
+    const above: string[] = [];
+    for (let a: ActClaim | undefined = claims.act.act, i = 0; a && i < 16; a = a.act, i++) if (a.task_id) above.push(a.task_id);
+    if (claims.root_task_id) above.push(claims.root_task_id);
+    const gone = above.find((t) => this.revocations.has(t));
+    return gone ? `credential's task was delegated from task \`${gone}\`, which has ended; start a new task` : null;
   }
 
   /** Claims without audience or liveness checks (for introspection and revocation by the holder). */

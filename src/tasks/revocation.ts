@@ -23,11 +23,26 @@ export class RevocationList {
     return this.revoked.get(taskId);
   }
 
-  /** Persists first, then makes it visible: once `add` resolves the credential is dead everywhere in the process. */
-  async add(r: Revocation): Promise<void> {
+  /**
+   * Makes a revocation hold in this process at once (sessions of the task close), before and
+   * whatever the store says; `persist` records it for restarts and other replicas.
+   */
+  revokeNow(r: Revocation): void {
+    const had = this.revoked.has(r.taskId);
+    this.revoked.set(r.taskId, r);
+    if (!had) for (const l of this.listeners) l(r);
+  }
+
+  /** Records a revocation in the store (it already holds in memory). */
+  async persist(r: Revocation): Promise<void> {
     this.revoked.set(r.taskId, r);
     await this.store.insertRevocation(r);
-    for (const l of this.listeners) l(r);
+  }
+
+  /** In memory at once, then in the store: once `add` resolves it holds across restarts too. */
+  async add(r: Revocation): Promise<void> {
+    this.revokeNow(r);
+    await this.persist(r);
   }
 
   /** Called for every revocation learned (here or from another replica): sessions of the task close. */

@@ -5,6 +5,7 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../core/clock.js';
 import { MandateError, q } from '../core/errors.js';
+import { StorageUnavailableError } from '../storage/errors.js';
 import { newId } from '../core/ids.js';
 import type { ToolLookup } from '../core/tool.js';
 import { agentEntity, taskInfo, toolEntity } from '../policy/mandate-entities.js';
@@ -66,8 +67,13 @@ export interface TaskApprovals {
   windowMs(): number;
 }
 
+/** How long a revocation is held in memory before the store has recorded it (longer than any credential lives). */
+const IN_MEMORY_HOLD_MS = 24 * 3600 * 1000;
+
 export class TaskService {
   private approvals: TaskApprovals | null = null;
+  /** Ends that hold in memory but are not yet recorded in the store. */
+  private readonly pending = new Map<string, { to: TaskStatus; actor: string; reason: string }>();
 
   setApprovals(a: TaskApprovals): void {
     this.approvals = a;
@@ -325,28 +331,56 @@ export class TaskService {
     return this.finish(taskId, 'revoked', actor, reason);
   }
 
+  /**
+   * Ends a task and cascades to its children. The revocation holds in this process first, before
+   * and whatever the store says: a credential is never honoured again here once this is called.
+   * Then it is persisted (status, revocation record, audit); if the store cannot write, the end is
+   * queued, retried by the maintenance sweep, and the caller gets a storage error that says so.
+   */
   private async finish(taskId: string, to: TaskStatus, actor: string, reason: string, depth = 0): Promise<Task> {
     const now = this.clock.now();
-    const task = await this.store.transitionTask(taskId, LIVE, to, now, reason);
-    const current = task ?? (await this.get(taskId));
-    if (task) {
-      await this.revocations.add({ taskId, revokedAt: now, expiresAt: Math.max(current.expiresAt, now) + 60_000, reason });
-      await this.audit.record({
-        type: to === 'completed' ? 'task.end' : 'task.revoke',
-        actor,
-        agentId: current.agentId,
-        taskId,
-        outcome: to,
-        data: { reason, parentId: current.parentId },
-      });
+    if (!this.revocations.has(taskId)) this.revocations.revokeNow({ taskId, revokedAt: now, expiresAt: now + IN_MEMORY_HOLD_MS, reason });
+    try {
+      const task = await this.store.transitionTask(taskId, LIVE, to, now, reason);
+      const current = task ?? (await this.get(taskId));
+      if (task) {
+        await this.revocations.persist({ taskId, revokedAt: now, expiresAt: Math.max(current.expiresAt, now) + 60_000, reason });
+        await this.audit.record({
+          type: to === 'completed' ? 'task.end' : 'task.revoke',
+          actor,
+          agentId: current.agentId,
+          taskId,
+          outcome: to,
+          data: { reason, parentId: current.parentId },
+        });
+      }
+      // Cascade: a child can never outlive its parent's authority.
+      if (depth < 16) {
+        for (const child of await this.store.listTasks({ parentId: taskId, limit: 10_000 })) {
+          if (LIVE.includes(child.status)) await this.finish(child.id, 'revoked', actor, `parent task ${taskId} ended`, depth + 1);
+        }
+      }
+      this.pending.delete(taskId);
+      return current;
+    } catch (err) {
+      if (!(err instanceof StorageUnavailableError)) throw err;
+      this.pending.set(taskId, { to, actor, reason });
+      throw new StorageUnavailableError(`${err.message}; task ${q(taskId)} is already ${to === 'completed' ? 'ended' : 'revoked'} in this process (its credentials are refused) and the change will be recorded when the store recovers`, err);
     }
-    // Cascade: a child can never outlive its parent's authority.
-    if (depth < 16) {
-      for (const child of await this.store.listTasks({ parentId: taskId, limit: 10_000 })) {
-        if (LIVE.includes(child.status)) await this.finish(child.id, 'revoked', actor, `parent task ${taskId} ended`, depth + 1);
+  }
+
+  /** Retries ends that could not be recorded (called by the maintenance sweep). */
+  async persistPending(): Promise<number> {
+    let done = 0;
+    for (const [taskId, p] of [...this.pending]) {
+      try {
+        await this.finish(taskId, p.to, p.actor, p.reason);
+        done++;
+      } catch {
+        return done; // still failing: try again on the next sweep
       }
     }
-    return current;
+    return done;
   }
 
   /** Ends every live task of an agent (suspension, retirement). */

@@ -5,6 +5,7 @@ import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { createMandate } from '../../mandate.js';
+import { redactSecrets } from '../../audit/redact.js';
 import { configFrom, fail } from '../context.js';
 
 export const LOG_REDACT = ['req.headers.authorization', 'req.headers.dpop', 'req.headers.cookie', '*.access_token', '*.client_assertion', '*.token', '*.password'];
@@ -17,8 +18,12 @@ export function registerServeCommand(program: Command): void {
     .action(async (opts: { port?: number }, cmd: Command) => {
       try {
         const config = configFrom(cmd, { port: opts.port });
-        const logger = pino({ level: config.logging.level, redact: { paths: LOG_REDACT, censor: '[redacted]' }, base: { service: 'mandate' } });
+        // Every log line goes through the same redaction as audit: secret values wherever they
+        // appear (an upstream error echoing its Authorization header), secret-named keys, tokens.
+        const logger = pino({ level: config.logging.level, redact: { paths: LOG_REDACT, censor: '[redacted]' }, base: { service: 'mandate' }, formatters: { log: (o) => redactSecrets(o) } });
         const m = await createMandate({ config, logger });
+        // No background failure may take the process down: logged and counted instead.
+        process.on('unhandledRejection', (err) => m.faults.note('unhandled rejection', err));
         const { url } = await m.listen();
         const rel = (p: string) => relative(process.cwd(), p) || p;
         const c = m.policy.current.compiled;

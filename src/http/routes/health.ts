@@ -1,4 +1,5 @@
-// Liveness and readiness for orchestrators.
+// Liveness and readiness for orchestrators. Ready means "can record a decision": the store is
+// trusted, its file is the one that was opened, and a write commits; not merely "can read".
 
 import type { FastifyInstance } from 'fastify';
 import type { Mandate } from '../../mandate.js';
@@ -8,10 +9,18 @@ export function registerHealthRoutes(app: FastifyInstance, m: Mandate): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     try {
-      await m.store.ping();
-      return { status: 'ready', policyVersion: m.policy.version };
-    } catch {
-      return reply.status(503).send(errorBody('storage_unavailable', 'storage is unreachable'));
+      await m.store.probe(m.clock.now());
+    } catch (err) {
+      return reply.status(503).send(errorBody('storage_unavailable', (err as Error).message));
     }
+    const free = await m.store.freeBytes().catch(() => null);
+    const low = free !== null && free < m.config.storage.lowDiskMb * 1024 * 1024;
+    return {
+      status: 'ready',
+      policyVersion: m.policy.version,
+      ...(free !== null ? { diskFreeMb: Math.floor(free / (1024 * 1024)) } : {}),
+      ...(low ? { warnings: [`the data volume has less than ${m.config.storage.lowDiskMb} MB free: writes will soon fail and Mandate will refuse to decide (docs/operations.md: disk budget)`] } : {}),
+      backgroundFaults: m.faults.total,
+    };
   });
 }

@@ -210,7 +210,7 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     const claims = await m.credentials.inspect(params.token);
     if (!claims) return { active: false };
     const task = await m.store.getTask(claims.task_id);
-    const live = claims.exp * 1000 > m.clock.now() && !m.revocations.has(claims.task_id) && task?.status === 'active';
+    const live = claims.exp * 1000 > m.clock.now() && !m.credentials.endedBecause(claims) && task?.status === 'active';
     if (!live || !task) return { active: false };
     // Everything an enforcement point must enforce: the key binding (RFC 9449 §6.2), the
     // delegation chain (RFC 8693 §4.1), the task and its scope.

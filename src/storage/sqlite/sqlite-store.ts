@@ -2,7 +2,7 @@
 // through the same async interface as PostgreSQL so services never care which one they have.
 
 import Database from 'better-sqlite3';
-import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { q } from '../../core/errors.js';
@@ -40,11 +40,30 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/sqlite/', impo
 
 type Row = Record<string, unknown>;
 
-function translate(err: unknown, what: string): never {
+/** What a SQLite result code means for an operator, and what to do about it. */
+function faultOf(code: string): { cause: string; fix: string; untrusted?: boolean } | null {
+  if (code === 'SQLITE_FULL') return { cause: 'the disk holding the database is full', fix: 'free space on the data volume (docs/operations.md: disk budget)' };
+  if (code.startsWith('SQLITE_READONLY')) return { cause: 'the database is read-only', fix: 'make the data directory and database file writable by the Mandate process' };
+  if (code.startsWith('SQLITE_IOERR')) return { cause: `the disk reported an I/O error (${code})`, fix: 'check the data volume (dmesg, df); Mandate retries on its own once writes succeed' };
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') return { cause: 'the database file is corrupted', fix: 'stop Mandate, move the file aside and restore it from a backup', untrusted: true };
+  if (code === 'SQLITE_CANTOPEN') return { cause: 'the database file cannot be opened', fix: 'check that the data directory exists and is writable' };
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return { cause: 'the database is locked by another process', fix: 'retry; if it persists, look for another process holding the file' };
+  return null;
+}
+
+export interface StoreTrust {
+  /** Why the store must not be used to decide anything, or null. */
+  untrusted: string | null;
+}
+
+function translate(err: unknown, what: string, trust?: StoreTrust): never {
+  if (err instanceof StorageUnavailableError) throw err;
   const code = (err as { code?: string }).code ?? '';
   if (code.startsWith('SQLITE_CONSTRAINT')) throw new ConflictError(`${what}: already exists or violates a constraint`, err);
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR') {
-    throw new StorageUnavailableError(`${what}: database unavailable (${code})`, err);
+  const fault = faultOf(code);
+  if (fault) {
+    if (fault.untrusted && trust && !trust.untrusted) trust.untrusted = `${fault.cause}: ${fault.fix}`;
+    throw new StorageUnavailableError(`storage unavailable (${what}): ${fault.cause}; ${fault.fix}`, err);
   }
   throw err;
 }
@@ -170,26 +189,62 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
 }
 
+/** Methods that do their own checks (or must work on a broken store, like closing it). */
+const UNGUARDED = new Set(['constructor', 'ping', 'probe', 'close', 'freeBytes', 'checkpoint', 'guard', 'checkIdentity']);
+
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly db: Database.Database;
   private readonly stmts: Record<string, Database.Statement>;
 
+  /** Why this store must not be used (corruption, the file deleted or replaced under us), or null. */
+  readonly trust: StoreTrust = { untrusted: null };
+  private readonly path: string;
+  private identity: { dev: number; ino: number } | null = null;
+  private identityCheckedAt = 0;
+
   constructor(opts: SqliteStoreOptions) {
-    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+    this.path = opts.path;
+    const memory = opts.path === ':memory:';
+    const existed = !memory && existsSync(opts.path);
+    if (!memory) mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
     try {
       this.db = new Database(opts.path, { fileMustExist: false, timeout: 5000 });
     } catch (err) {
-      throw new StorageUnavailableError(`cannot open database ${q(opts.path)}: ${(err as Error).message}`, err);
+      throw new StorageUnavailableError(`cannot open database ${q(opts.path)}: ${(err as Error).message}; check that the data directory exists and is writable`, err);
     }
-    // The store holds the audit log and token hashes: owner-only, like the key files beside it.
-    if (opts.path !== ':memory:') chmodSync(opts.path, 0o600);
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode: a committed transaction survives a process crash (not an OS crash).
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    applySqliteMigrations(this.db);
+    try {
+      // The store holds the audit log and token hashes: owner-only, like the key files beside it.
+      if (!memory) chmodSync(opts.path, 0o600);
+      // A file that is not a database, or a damaged one, is refused at start with what to do,
+      // never run on until a later write trips over it.
+      if (existed) {
+        const check = this.db.pragma('quick_check', { simple: true }) as string;
+        if (check !== 'ok') throw Object.assign(new Error(`integrity check failed: ${String(check).slice(0, 200)}`), { code: 'SQLITE_CORRUPT' });
+      }
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode: a committed transaction survives a process crash (not an OS crash).
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      // The WAL is checkpointed every ~4 MB (1000 pages) and cut back to 16 MB after a
+      // checkpoint, so it cannot grow without bound under steady load (docs/operations.md).
+      this.db.pragma('wal_autocheckpoint = 1000');
+      this.db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
+      applySqliteMigrations(this.db);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      const fault = faultOf(code);
+      this.db.close();
+      throw new StorageUnavailableError(
+        fault ? `database ${q(opts.path)}: ${fault.cause}; ${fault.fix}` : `database ${q(opts.path)} cannot be used: ${(err as Error).message}`,
+        err,
+      );
+    }
+    if (!memory) {
+      const st = statSync(opts.path);
+      this.identity = { dev: st.dev, ino: st.ino };
+    }
     const p = (sql: string) => this.db.prepare(sql);
     this.stmts = {
       insertAgent: p(`INSERT INTO agents (id, name, owner, purpose, environment, status, review_by, jwks, labels, created_at, updated_at)
@@ -226,14 +281,86 @@ export class SqliteStore implements Store {
         ON CONFLICT (upstream, tool) DO UPDATE SET accepted_hash = excluded.accepted_hash, accepted_definition = excluded.accepted_definition,
           pending_hash = excluded.pending_hash, pending_definition = excluded.pending_definition, updated_at = excluded.updated_at`),
     };
+    // Every operation goes through one gate: refused on a store that cannot be trusted, and a
+    // driver error becomes one that names the cause and the fix (a 503, never a bare 500).
+    const self = this as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    for (const name of Object.getOwnPropertyNames(SqliteStore.prototype)) {
+      if (UNGUARDED.has(name) || typeof self[name] !== 'function') continue;
+      const f = self[name]!;
+      self[name] = async (...args: unknown[]) => {
+        this.guard();
+        try {
+          return await f.apply(this, args);
+        } catch (err) {
+          translate(err, name, this.trust);
+        }
+      };
+    }
   }
 
   async ping(): Promise<void> {
+    this.guard();
     try {
       this.db.prepare('SELECT 1').get();
     } catch (err) {
-      translate(err, 'ping');
+      translate(err, 'ping', this.trust);
     }
+  }
+
+  /**
+   * Readiness: the store is trusted, its file is the one we opened, and a write commits.
+   * Throws `StorageUnavailableError` naming the cause and the fix.
+   */
+  async probe(now: number): Promise<void> {
+    this.checkIdentity(true);
+    this.guard();
+    try {
+      this.db.prepare('INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at').run(now);
+    } catch (err) {
+      translate(err, 'write probe', this.trust);
+    }
+  }
+
+  /** Free space on the volume that holds the database, in bytes (null for an in-memory store). */
+  async freeBytes(): Promise<number | null> {
+    if (this.path === ':memory:') return null;
+    const st = statfsSync(dirname(this.path));
+    return st.bavail * st.bsize;
+  }
+
+  /** A passive WAL checkpoint (never blocks writers); the WAL is truncated to its size limit after it. */
+  async checkpoint(): Promise<void> {
+    this.guard();
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+    } catch (err) {
+      translate(err, 'checkpoint', this.trust);
+    }
+  }
+
+  /** Refuses every use of a store that cannot be trusted (checked before each operation). */
+  private guard(): void {
+    this.checkIdentity(false);
+    if (this.trust.untrusted) throw new StorageUnavailableError(`storage unavailable: ${this.trust.untrusted}`);
+  }
+
+  /**
+   * A database file deleted or replaced while we run would take every later write with it
+   * (they go to the unlinked file): checked at most once a second, and on every probe.
+   */
+  private checkIdentity(force: boolean): void {
+    if (!this.identity || this.trust.untrusted) return;
+    const now = Date.now();
+    if (!force && now - this.identityCheckedAt < 1000) return;
+    this.identityCheckedAt = now;
+    let st: { dev: number; ino: number } | null = null;
+    try {
+      st = statSync(this.path);
+    } catch {
+      st = null;
+    }
+    if (!st) this.trust.untrusted = `the database file was deleted while Mandate was running, so nothing more can be recorded; recover it (copy it from /proc/${process.pid}/fd while Mandate still runs) or restore a backup, then restart Mandate`;
+    else if (st.dev !== this.identity.dev || st.ino !== this.identity.ino) this.trust.untrusted = 'the database file was replaced while Mandate was running; restart Mandate to use the new file';
   }
 
   async close(): Promise<void> {
