@@ -35,7 +35,7 @@ export class Slots {
         timer: setTimeout(() => {
           const i = this.queue.indexOf(entry);
           if (i >= 0) this.queue.splice(i, 1);
-          reject(new SlotsFullError(`all ${this.max} ${this.what} are in use and none came free within ${Math.round(waitMs / 1000)} s; retry shortly`));
+          reject(new SlotsFullError(`all ${this.max} ${this.what} are in use and none came free within ${waitMs / 1000} s; retry shortly`));
         }, waitMs),
       };
       entry.timer.unref();

@@ -53,7 +53,8 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
   let approvalId: string | null = null;
   let decisionEvent: string | null = null;
   // The arguments as sent; once decided, only the canonical form that was checked is used.
-  let args = (request.params?.arguments ?? {}) as Record<string, unknown>;
+  // As the agent sent them (the SDK's schema would silently drop keys like `__proto__`).
+  let args = (session.transport?.sentArgumentsOf(extra.requestId) ?? request.params?.arguments ?? {}) as Record<string, unknown>;
   let answer: CallToolResult | undefined;
   let thrown: unknown;
   try {

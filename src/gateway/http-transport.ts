@@ -55,6 +55,12 @@ export class AgentHttpTransport implements Transport {
   private initialized = false;
   private closed = false;
   private readonly byRequest = new Map<RequestId, Exchange>();
+  /**
+   * `tools/call` arguments exactly as the agent sent them. The SDK's request schema rebuilds the
+   * arguments object and silently drops keys such as `__proto__`; the gateway checks, records
+   * and refuses what was really sent instead.
+   */
+  private readonly sentArguments = new Map<RequestId, unknown>();
   private standalone: { res: ServerResponse; keepAlive: NodeJS.Timeout } | undefined;
   private readonly keepAliveMs: number;
 
@@ -126,6 +132,7 @@ export class AgentHttpTransport implements Transport {
       if (this.byRequest.has(id)) return reply(res, 400, -32600, `request id ${JSON.stringify(id)} is already in flight in this session`);
     }
     for (const id of ex.ids) this.byRequest.set(id, ex);
+    for (const r of requests) if (r.method === 'tools/call') this.sentArguments.set(r.id, (r.params as { arguments?: unknown } | undefined)?.arguments);
     // The agent went away before every answer was written: nothing more goes to this response.
     res.once('close', () => {
       if (!ex.done) this.finish(ex);
@@ -205,7 +212,15 @@ export class AgentHttpTransport implements Transport {
   private finish(ex: Exchange): void {
     ex.done = true;
     if (ex.keepAlive) clearInterval(ex.keepAlive);
-    for (const id of ex.ids) if (this.byRequest.get(id) === ex) this.byRequest.delete(id);
+    for (const id of ex.ids) {
+      if (this.byRequest.get(id) === ex) this.byRequest.delete(id);
+      this.sentArguments.delete(id);
+    }
+  }
+
+  /** The arguments of an open `tools/call` request as the agent sent them (undefined if none). */
+  sentArgumentsOf(id: RequestId): unknown {
+    return this.sentArguments.get(id);
   }
 
   async close(): Promise<void> {

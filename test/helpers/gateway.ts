@@ -23,7 +23,14 @@ export interface GatewayOptions {
   /** Policy directory (default: the gateway test policies). */
   policies?: string;
   clock?: Clock;
+  /** Data directory (default: a fresh temporary one), e.g. on a small mounted volume for fault tests. */
+  dataDir?: string;
+  /** More `gateway:` settings (the base sets callTimeout and maxResultBytes). */
+  gateway?: Record<string, number | string>;
 }
+
+/** The secret the stdio test upstream gets in its environment (and must never leak). */
+export const STDIO_SECRET = 'stdio-secret-4e8a1c9f0b';
 
 export async function startGateway(extraYaml = '', opts: GatewayOptions = {}): Promise<GatewayEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'mandate-gw-'));
@@ -34,6 +41,7 @@ export async function startGateway(extraYaml = '', opts: GatewayOptions = {}): P
   writeFileSync(join(sandbox, 'private', 'salaries.csv'), 'alice,100');
   const upstream = await startHttpUpstream();
   process.env.TEST_UPSTREAM_SECRET = UPSTREAM_SECRET;
+  process.env.TEST_STDIO_SECRET = STDIO_SECRET;
   const mod = (p: string) => join(REPO, p);
   const config = join(dir, 'mandate.yaml');
   writeFileSync(
@@ -46,6 +54,7 @@ policies:
 gateway:
   callTimeout: 3
   maxResultBytes: 100000
+${Object.entries(opts.gateway ?? {}).map(([k, v]) => `  ${k}: ${v}`).join('\n')}
 upstreams:
   fs:
     command: ${process.execPath}
@@ -64,6 +73,7 @@ upstreams:
   stdio:
     command: ${process.execPath}
     args: [${mod('test/fixtures/upstreams/stdio-server.mjs')}]
+    env: { TEST_STDIO_SECRET: "\${TEST_STDIO_SECRET}" }
     tools:
       secret_report: { classification: confidential }
   http:
@@ -75,7 +85,7 @@ upstreams:
 ${extraYaml}
 `,
   );
-  const s = await startTestServer({ config, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const s = await startTestServer({ config, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
   return {
     s,
     upstream,

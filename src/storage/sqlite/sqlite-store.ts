@@ -364,6 +364,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    // An untrusted store is left as it is: closing would checkpoint the write-ahead log into a
+    // deleted or damaged file and remove the log that recovery needs.
+    if (this.trust.untrusted) return;
     if (this.db.open) this.db.close();
   }
 
