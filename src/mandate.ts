@@ -21,6 +21,7 @@ import { ApiTokenService } from './identity/api-tokens.js';
 import { ClientAssertionVerifier } from './identity/client-assertion.js';
 import { DpopVerifier } from './identity/dpop.js';
 import { BackgroundFaults } from './core/faults.js';
+import { StorageUnavailableError } from './storage/errors.js';
 import { registerSecretValues } from './audit/redact.js';
 import { secretValuesOf } from './gateway/upstream-client.js';
 import { UserService } from './identity/users.js';
@@ -239,12 +240,18 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       },
       async close() {
         if (sweeper) clearInterval(sweeper);
-        await gateway.close();
-        await webhooks.close();
-        await m.app.close();
-        await upstreams.close();
-        await audit.drain();
-        await store.close();
+        // Every part is closed even if another fails (a broken store must not keep upstream
+        // processes or the port alive); the first failure is reported after.
+        let first: unknown;
+        for (const step of [() => gateway.close(), () => webhooks.close(), () => m.app.close(), () => upstreams.close(), () => audit.drain(), () => store.close()]) {
+          try {
+            await step();
+          } catch (err) {
+            first ??= err;
+            faults.note('shutdown', err);
+          }
+        }
+        if (first && !(first instanceof StorageUnavailableError)) throw first;
       },
     };
     endpoints.base = publicUrlOf(config);

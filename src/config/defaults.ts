@@ -31,6 +31,8 @@ export const defaults = {
   storage: {
     /** Warn in the log (and in /readyz) when the data volume has less free space than this, in MB. */
     lowDiskMb: 256,
+    /** Not ready (/readyz 503) when the data volume has less free space than this, in MB: writes are about to fail. */
+    minFreeMb: 8,
   },
   tasks: {
     /** TTL in seconds when a task does not ask for one. */

@@ -121,6 +121,7 @@ export const configSchema = z
     storage: z
       .object({
         lowDiskMb: z.number().min(0).default(defaults.storage.lowDiskMb),
+        minFreeMb: z.number().min(0).default(defaults.storage.minFreeMb),
       })
       .strict()
       .prefault({}),

@@ -189,7 +189,8 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
       });
     } catch (err) {
       gw.faults.note('audit tool call outcome', err);
-      if (!thrown) answer = textResult(`error: the outcome of ${q(name)} could not be recorded (${(err as Error).message})${decisionEvent ? '; the call was made: do not repeat it blindly' : ''}`);
+      // A refusal stays as it was (nothing ran); a call that ran is not answered unrecorded.
+      if (!thrown && (decisionEvent || !answer?.isError)) answer = textResult(`error: the outcome of ${q(name)} could not be recorded (${(err as Error).message}); the call was made: do not repeat it blindly`);
     }
     if (thrown) throw thrown;
     return answer!;

@@ -407,7 +407,8 @@ export class McpGateway {
 
   async close(): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer);
-    for (const id of [...this.sessions.keys()]) await this.closeSession(id, 'server shutting down');
+    // Shutdown goes on whatever the store says (a session's closing record may not be writable).
+    for (const id of [...this.sessions.keys()]) await this.closeSession(id, 'server shutting down').catch((err) => this.d.faults.note('close session at shutdown', err));
   }
 }
 

@@ -14,7 +14,11 @@ export function registerHealthRoutes(app: FastifyInstance, m: Mandate): void {
       return reply.status(503).send(errorBody('storage_unavailable', (err as Error).message));
     }
     const free = await m.store.freeBytes().catch(() => null);
-    const low = free !== null && free < m.config.storage.lowDiskMb * 1024 * 1024;
+    const MB = 1024 * 1024;
+    if (free !== null && free < m.config.storage.minFreeMb * MB) {
+      return reply.status(503).send(errorBody('storage_unavailable', `the data volume has ${Math.floor(free / MB)} MB free, under storage.minFreeMb (${m.config.storage.minFreeMb} MB): decisions that cannot be recorded are refused; free space on the data volume (docs/operations.md: disk budget)`));
+    }
+    const low = free !== null && free < m.config.storage.lowDiskMb * MB;
     return {
       status: 'ready',
       policyVersion: m.policy.version,

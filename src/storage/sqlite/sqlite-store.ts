@@ -207,7 +207,13 @@ export class SqliteStore implements Store {
     this.path = opts.path;
     const memory = opts.path === ':memory:';
     const existed = !memory && existsSync(opts.path);
-    if (!memory) mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+    if (!memory) {
+      try {
+        mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+      } catch (err) {
+        throw new StorageUnavailableError(`cannot create the data directory ${q(dirname(opts.path))} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): check that the volume is mounted writable and Mandate may write there`, err);
+      }
+    }
     try {
       this.db = new Database(opts.path, { fileMustExist: false, timeout: 5000 });
     } catch (err) {
