@@ -74,6 +74,79 @@ async function compare(direct, via, n, fnDirect, fnVia, pid) {
   return { direct: summary(a), via: summary(b), cpuPerCall: cpu / b.length };
 }
 
+/** Starts a Mandate build (`root`, built) on CPU 0 fronting the upstream; an agent and a task granting echo and the 100 tools. */
+async function startMandate(root, tmp, name, upPort, manyTools, children) {
+  const { mkdirSync } = await import('node:fs');
+  const dir = join(tmp, name);
+  const port = await freePort();
+  const dataDir = join(dir, 'data');
+  const policies = join(dir, 'policies');
+  mkdirSync(policies, { recursive: true });
+  writeFileSync(join(policies, 'bench.cedar'), 'permit (principal is Agent, action == Action::"startTask", resource);\npermit (principal is Agent, action in Action::"read", resource);\n');
+  const cfg = join(dir, 'mandate.yaml');
+  writeFileSync(
+    cfg,
+    [
+      'trustDomain: bench.local',
+      `policies: { dir: ${policies}, schema: ${join(root, 'policies/mandate.cedarschema')} }`,
+      'logging: { level: warn }',
+      'upstreams:',
+      '  everything:',
+      `    url: http://127.0.0.1:${upPort}/mcp`,
+      '  many:',
+      `    command: ${process.execPath}`,
+      `    args: [${join(ROOT, 'bench/servers/many-tools.mjs')}]`,
+      '    sharing: shared',
+    ].join('\n'),
+  );
+  const [mcmd, margs] = pinned(0, process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), join(root, 'dist/cli/main.js'), '--config', cfg, '--data-dir', dataDir, 'serve', '--port', String(port)]);
+  const proc = start(mcmd, margs);
+  children.push(proc);
+  await waitHttp(`http://127.0.0.1:${port}/healthz`, { child: proc, timeoutMs: 30_000 });
+  const base = `http://127.0.0.1:${port}`;
+  const admin = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const jwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(jwk);
+  const created = await fetch(`${base}/api/v1/agents`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench', owner: 'o@corp.example', purpose: 'bench', environment: 'dev', jwks: { keys: [{ ...jwk, kid }] } }) }).then((r) => r.json());
+  const details = [{ type: 'mandate_task', intent: 'benchmark', tools: ['everything.echo', ...manyTools], ttl: 600 }];
+  const assertion = await createClientAssertion({ agentId: created.id, kid, alg: 'ES256', privateKey }, `${base}/oauth/token`);
+  const tok = await fetch(`${base}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion, authorization_details: JSON.stringify(details) }) }).then((r) => r.json());
+  if (!tok.access_token) throw new Error(`task start failed (${name}): ${JSON.stringify(tok)}`);
+  return { proc, base, token: tok.access_token };
+}
+
+/** Direct calls and calls through each Mandate build, interleaved in blocks of 50 (builds alternating which goes first), with each build's CPU per call. */
+async function compareBuilds(direct, vias, n, fnDirect, fnVia, pids) {
+  for (let i = 0; i < 200; i++) {
+    await fnDirect(direct, i);
+    for (const v of vias) await fnVia(v, i);
+  }
+  const a = [];
+  const b = vias.map(() => []);
+  const cpu = vias.map(() => 0);
+  for (let done = 0; done < n; done += 50) {
+    for (let i = done; i < done + 50; i++) {
+      const t = process.hrtime.bigint();
+      await fnDirect(direct, i);
+      a.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    // The builds take turns going first, so neither always runs right after the direct calls.
+    const order = (done / 50) % 2 === 0 ? [...vias.keys()] : [...vias.keys()].reverse();
+    for (const k of order) {
+      const v = vias[k];
+      const c0 = cpuMs(pids[k]);
+      for (let i = done; i < done + 50; i++) {
+        const t = process.hrtime.bigint();
+        await fnVia(v, i);
+        b[k].push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+      cpu[k] += cpuMs(pids[k]) - c0;
+    }
+  }
+  return { direct: summary(a), via: b.map(summary), cpu: cpu.map((c, k) => c / b[k].length) };
+}
+
 export async function gateway(log = console.log) {
   const tmp = mkdtempSync(join(tmpdir(), 'mandate-bench-gw-'));
   const children = [];
@@ -86,50 +159,14 @@ export async function gateway(log = console.log) {
     await waitHttp(`http://127.0.0.1:${upPort}/mcp`, { child: upstream });
 
     // Mandate, on CPU 0, fronting it and a 100-tool stdio server.
-    const port = await freePort();
-    const dataDir = join(tmp, 'data');
-    const policies = join(tmp, 'policies');
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(policies);
-    writeFileSync(join(policies, 'bench.cedar'), 'permit (principal is Agent, action == Action::"startTask", resource);\npermit (principal is Agent, action in Action::"read", resource);\n');
-    const cfg = join(tmp, 'mandate.yaml');
-    writeFileSync(
-      cfg,
-      [
-        'trustDomain: bench.local',
-        `policies: { dir: ${policies}, schema: ${join(ROOT, 'policies/mandate.cedarschema')} }`,
-        'logging: { level: warn }',
-        'upstreams:',
-        '  everything:',
-        `    url: http://127.0.0.1:${upPort}/mcp`,
-        '  many:',
-        `    command: ${process.execPath}`,
-        `    args: [${join(ROOT, 'bench/servers/many-tools.mjs')}]`,
-        '    sharing: shared',
-      ].join('\n'),
-    );
-    const [mcmd, margs] = pinned(0, process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), join(ROOT, 'dist/cli/main.js'), '--config', cfg, '--data-dir', dataDir, 'serve', '--port', String(port)]);
-    const mandate = start(mcmd, margs);
-    children.push(mandate);
-    await waitHttp(`http://127.0.0.1:${port}/healthz`, { child: mandate, timeoutMs: 30_000 });
-    const base = `http://127.0.0.1:${port}`;
-    const admin = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-
-    // An agent and a task granting echo and the 100 tools.
-    const { privateKey, publicKey } = await generateKeyPair('ES256');
-    const jwk = await exportJWK(publicKey);
-    const kid = await calculateJwkThumbprint(jwk);
-    const created = await fetch(`${base}/api/v1/agents`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench', owner: 'o@corp.example', purpose: 'bench', environment: 'dev', jwks: { keys: [{ ...jwk, kid }] } }) }).then((r) => r.json());
     const manyTools = Array.from({ length: 100 }, (_, i) => `many.tool_${String(i).padStart(3, '0')}`);
-    const details = [{ type: 'mandate_task', intent: 'benchmark', tools: ['everything.echo', ...manyTools], ttl: 600 }];
-    const assertion = await createClientAssertion({ agentId: created.id, kid, alg: 'ES256', privateKey }, `${base}/oauth/token`);
-    const tok = await fetch(`${base}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion, authorization_details: JSON.stringify(details) }) }).then((r) => r.json());
-    if (!tok.access_token) throw new Error(`task start failed: ${JSON.stringify(tok)}`);
+    const self = await startMandate(ROOT, tmp, 'this', upPort, manyTools, children);
+    const mandate = self.proc;
 
     const direct = new Client({ name: 'bench-direct', version: '1' });
     await direct.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${upPort}/mcp`)));
     const via = new Client({ name: 'bench-via-mandate', version: '1' });
-    await via.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${tok.access_token}` } } }));
+    await via.connect(new StreamableHTTPClientTransport(new URL(`${self.base}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${self.token}` } } }));
 
     // The floor: a do-nothing Node proxy on the same CPU, measured the same way in this run.
     const pxPort = await freePort();
@@ -156,6 +193,19 @@ export async function gateway(log = console.log) {
     const check = await via.callTool({ name: 'everything.echo', arguments: { message: 'check' } });
     if (check.isError) throw new Error(`call through Mandate failed: ${JSON.stringify(check)}`);
 
+    // Before/after: another build of Mandate (BENCH_COMPARE=<its checkout, built>) measured in the
+    // same run, its calls interleaved block by block with this build's and the direct ones.
+    let builds = null;
+    if (process.env.BENCH_COMPARE) {
+      const other = await startMandate(resolve(process.env.BENCH_COMPARE), tmp, 'other', upPort, manyTools, children);
+      const viaOther = new Client({ name: 'bench-via-other', version: '1' });
+      await viaOther.connect(new StreamableHTTPClientTransport(new URL(`${other.base}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${other.token}` } } }));
+      const mandateFn = (c, i) => c.callTool({ name: 'everything.echo', arguments: { message: `m${i}` } });
+      builds = await compareBuilds(direct, [via, viaOther], CALLS, echoFn, mandateFn, [mandate.pid, other.proc.pid]);
+      await viaOther.close();
+      await stop(other.proc);
+    }
+
     const manyDirect = new Client({ name: 'bench-many', version: '1' });
     await manyDirect.connect(new StdioClientTransport({ command: process.execPath, args: [join(ROOT, 'bench/servers/many-tools.mjs')] }));
     const listDirect = await timeCalls(manyDirect, 500, (c) => c.listTools());
@@ -171,6 +221,13 @@ export async function gateway(log = console.log) {
     log(`  Mandate's own CPU per call         ${echo.cpuPerCall.toFixed(3)} ms (user+system of all its threads, from /proc)`);
     const floorAdded = floor.via.p50 - floor.direct.p50;
     log(`  floor: a do-nothing Node proxy     adds p50 ${floorAdded.toFixed(3)} ms   p99 ${(floor.via.p99 - floor.direct.p99).toFixed(3)} ms, CPU ${floor.cpuPerCall.toFixed(3)} ms per call; Mandate adds ${((echoVia.p50 - echoDirect.p50) / floorAdded).toFixed(2)}x the floor`);
+    if (builds) {
+      const [t, o] = builds.via.map((v) => v.p50 - builds.direct.p50);
+      log(`  before/after (BENCH_COMPARE=${process.env.BENCH_COMPARE}), interleaved in one run:`);
+      log(`    that build adds                  p50 ${o.toFixed(3)} ms, CPU ${builds.cpu[1].toFixed(3)} ms per call`);
+      log(`    this build adds                  p50 ${t.toFixed(3)} ms, CPU ${builds.cpu[0].toFixed(3)} ms per call`);
+      log(`    this minus that                  p50 ${(t - o >= 0 ? '+' : '')}${(t - o).toFixed(3)} ms, CPU ${(builds.cpu[0] - builds.cpu[1] >= 0 ? '+' : '')}${(builds.cpu[0] - builds.cpu[1]).toFixed(3)} ms per call`);
+    }
     log(`  tools/list, 100 upstream tools     direct (stdio) p50 ${listDirect.p50.toFixed(3)} ms p99 ${listDirect.p99.toFixed(3)} ms; through Mandate (${listed} listed) p50 ${listVia.p50.toFixed(3)} ms p99 ${listVia.p99.toFixed(3)} ms`);
     return { echoDirect, echoVia, listDirect, listVia, floor };
   } finally {

@@ -137,6 +137,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     }, opts.logger);
     started = upstreams;
     if (opts.connectUpstreams !== false) await upstreams.start();
+    else await upstreams.seedFromPins();
     const policy = await PolicyService.create(
       { policyDir: config.policyDir, schemaPath: config.schemaPath, decisionCache: config.policies.decisionCache },
       tools.listTools(),

@@ -34,6 +34,8 @@ function upstreamResources(u: UpstreamConfig, schema: Record<string, unknown> | 
 export class ToolCatalog implements ToolLookup {
   private tools = new Map<string, ToolSpec>();
   private readonly discovered = new Map<string, DiscoveredTool[]>();
+  /** What was last pinned for upstreams not (yet) connected: known to policy, not callable. */
+  private readonly pinned = new Map<string, DiscoveredTool[]>();
   private readonly blocked = new Map<string, Map<string, string>>();
 
   constructor(private readonly upstreams: Record<string, UpstreamConfig>) {
@@ -56,14 +58,26 @@ export class ToolCatalog implements ToolLookup {
     return JSON.stringify(this.toolsOf(upstream)) !== before;
   }
 
+  /**
+   * Seeds an upstream's tools from their pinned definitions, for as long as nothing was
+   * discovered from it: policies and task scopes naming them stay valid while it is down, and
+   * calls to them fail as "not connected" instead of the whole server refusing to start.
+   */
+  setPinned(upstream: string, tools: DiscoveredTool[]): void {
+    this.pinned.set(upstream, tools);
+    this.rebuild();
+  }
+
   private rebuild(): void {
     const next = new Map<string, ToolSpec>();
     for (const [upstream, u] of Object.entries(this.upstreams)) {
-      const found = new Map((this.discovered.get(upstream) ?? []).map((t) => [t.name, t]));
-      const names = new Set([...Object.keys(u.tools), ...found.keys(), ...(this.blocked.get(upstream)?.keys() ?? [])]);
+      const live = this.discovered.get(upstream);
+      const found = new Map((live ?? []).map((t) => [t.name, t]));
+      const known = live ? new Map<string, DiscoveredTool>() : new Map((this.pinned.get(upstream) ?? []).map((t) => [t.name, t]));
+      const names = new Set([...Object.keys(u.tools), ...found.keys(), ...known.keys(), ...(this.blocked.get(upstream)?.keys() ?? [])]);
       for (const name of names) {
         const cfg = u.tools[name];
-        const d = found.get(name);
+        const d = found.get(name) ?? known.get(name);
         const risk: RiskClass = cfg?.risk ?? (u.trustAnnotations && d?.annotations ? riskFromAnnotations(d.annotations) : 'write');
         next.set(`${upstream}.${name}`, {
           name: `${upstream}.${name}`,
@@ -79,7 +93,7 @@ export class ToolCatalog implements ToolLookup {
           inputSchema: d?.inputSchema ?? cfg?.inputSchema,
           resources: { ...upstreamResources(u, d?.inputSchema ?? cfg?.inputSchema), ...(cfg?.resources ?? {}) },
           annotations: d?.annotations,
-          discovered: d !== undefined,
+          discovered: found.has(name),
           blocked: this.blocked.get(upstream)?.get(name) ?? null,
         });
       }

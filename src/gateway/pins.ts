@@ -18,6 +18,17 @@ export function definitionHash(t: DiscoveredTool): string {
   return sha256Hex(canonicalJson(pinnedDefinition(t)));
 }
 
+/** The accepted (pinned) definitions of an upstream's tools. */
+export async function acceptedDefinitions(store: Pick<ToolPinStore, 'listToolPins'>, upstream: string): Promise<DiscoveredTool[]> {
+  const out: DiscoveredTool[] = [];
+  for (const p of await store.listToolPins(upstream)) {
+    const d = p.acceptedDefinition as { description?: string; inputSchema?: Record<string, unknown>; annotations?: Record<string, unknown> } | null;
+    if (!d || p.acceptedHash === null) continue;
+    out.push({ name: p.tool, description: d.description, inputSchema: d.inputSchema, annotations: d.annotations && Object.keys(d.annotations).length ? d.annotations : undefined });
+  }
+  return out;
+}
+
 export interface PinReview {
   /** Tools whose current definition is the accepted one. */
   accepted: DiscoveredTool[];
@@ -31,6 +42,14 @@ export class ToolPins {
     private readonly audit: AuditLog,
     private readonly clock: Clock,
   ) {}
+
+  /**
+   * The accepted definitions of an upstream's tools, as last pinned: what the catalogue (and so
+   * the Cedar schema) knows of an upstream that is not connected (down at start, or the CLI).
+   */
+  accepted(upstream: string): Promise<DiscoveredTool[]> {
+    return acceptedDefinitions(this.store, upstream);
+  }
 
   /** Compares what an upstream offers now with what was accepted, recording anything new or changed. */
   async review(upstream: string, tools: DiscoveredTool[]): Promise<PinReview> {

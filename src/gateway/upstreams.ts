@@ -58,8 +58,18 @@ export class UpstreamManager {
     }
   }
 
+  /**
+   * Puts every upstream's pinned tool definitions in the catalogue (until it is discovered live):
+   * an upstream that is down, or a CLI working without connecting, must not make policies that
+   * name its tools invalid.
+   */
+  async seedFromPins(): Promise<void> {
+    for (const name of this.entries.keys()) this.catalog.setPinned(name, await this.pins.accepted(name));
+  }
+
   /** Connects and discovers every upstream; waits at most `waitMs` (slow ones finish in the background). */
   async start(waitMs = 20_000): Promise<void> {
+    await this.seedFromPins();
     const all = [...this.entries.values()].map((e) => this.connect(e));
     await Promise.race([Promise.allSettled(all), new Promise((r) => setTimeout(r, waitMs).unref())]);
   }

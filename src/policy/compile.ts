@@ -8,7 +8,7 @@ import { MandateError, q } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import type { ToolSpec } from '../core/tool.js';
 import { cedarTypeOf, renderCedarType, type CedarType } from './arg-types.js';
-import { checkParsePolicySet, policyToJson, schemaToJson, splitPolicySet, validatePolicies, type DetailedError, type PolicyJson } from './cedar.js';
+import { CedarTrapError, checkParsePolicySet, policyToJson, schemaToJson, splitPolicySet, validatePolicies, type DetailedError, type PolicyJson } from './cedar.js';
 
 export interface PolicyInfo {
   id: string;
@@ -138,6 +138,16 @@ function listPolicyFiles(dir: string): string[] {
 }
 
 export function compilePolicies(src: PolicySources): CompiledPolicies {
+  try {
+    return compileChecked(src);
+  } catch (err) {
+    // Cedar trapped on something the bounds did not catch: the set is refused (and the engine was restarted).
+    if (err instanceof CedarTrapError) throw new MandateError('policy_invalid', `policy set is invalid: ${err.message}`, { details: { errors: [err.message] } });
+    throw err;
+  }
+}
+
+function compileChecked(src: PolicySources): CompiledPolicies {
   const errors: string[] = [];
   const warnings: string[] = [];
 

@@ -2,7 +2,11 @@
 
 import type { Command } from 'commander';
 import { MandateError } from '../../core/errors.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ToolCatalog } from '../../gateway/catalog.js';
+import { acceptedDefinitions } from '../../gateway/pins.js';
+import { openStore } from '../../storage/index.js';
 import { compilePolicies } from '../../policy/compile.js';
 import { CliError } from '../client.js';
 import { action, configFrom, fail, parseJsonOption } from '../context.js';
@@ -15,10 +19,21 @@ export function registerPolicyCommands(program: Command): void {
     .command('validate')
     .description('validate policies/*.cedar against the schema and tool catalogue (no server needed)')
     .option('--json', 'print JSON')
-    .action((_opts, cmd: Command) => {
+    .action(async (_opts, cmd: Command) => {
       try {
         const config = configFrom(cmd);
-        const tools = ToolCatalog.fromConfig(config.upstreams).listTools();
+        // The same inputs as the server: tools from config, plus what each upstream last offered
+        // (its pinned definitions), so a policy on a discovered tool validates here as it does there.
+        const catalog = ToolCatalog.fromConfig(config.upstreams);
+        if (config.databaseUrl || existsSync(join(config.dataDir, 'mandate.db'))) {
+          const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+          try {
+            for (const name of Object.keys(config.upstreams)) catalog.setPinned(name, await acceptedDefinitions(store, name));
+          } finally {
+            await store.close();
+          }
+        }
+        const tools = catalog.listTools();
         try {
           const c = compilePolicies({ policyDir: config.policyDir, schemaPath: config.schemaPath, tools });
           if (cmd.opts().json) printJson({ valid: true, version: c.version, policies: c.policies.length, warnings: c.warnings });

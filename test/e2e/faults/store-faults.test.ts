@@ -175,6 +175,29 @@ describe('the store turns read-only', () => {
   });
 });
 
+describe('disk space running low', () => {
+  it('says so in /readyz while still ready, and stops being ready under the floor', async () => {
+    const g = await startGateway('storage: { lowDiskMb: 100000000 }');
+    try {
+      const r = await fetch(`${g.s.url}/readyz`);
+      expect(r.status).toBe(200);
+      const body = (await r.json()) as { warnings: string[]; diskFreeMb: number };
+      expect(body.warnings).toEqual([expect.stringMatching(/less than 100000000 MB free: writes will soon fail/)]);
+      expect(body.diskFreeMb).toBeGreaterThan(0);
+    } finally {
+      await g.close();
+    }
+    const floor = await startGateway('storage: { minFreeMb: 100000000 }');
+    try {
+      const r = await fetch(`${floor.s.url}/readyz`);
+      expect(r.status).toBe(503);
+      expect(((await r.json()) as Record<string, string>).error_description).toMatch(/under storage.minFreeMb \(100000000 MB\)/);
+    } finally {
+      await floor.close();
+    }
+  });
+});
+
 describe('the database file is deleted under the running server', () => {
   it('stops deciding at once (nothing more would survive a restart), says why, and the documented recovery loses nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mandate-deleted-'));
