@@ -21,7 +21,11 @@ import { ApiTokenService } from './identity/api-tokens.js';
 import { ClientAssertionVerifier } from './identity/client-assertion.js';
 import { DpopVerifier } from './identity/dpop.js';
 import { BackgroundFaults } from './core/faults.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { StorageUnavailableError } from './storage/errors.js';
+import { MandateError } from './core/errors.js';
 import { registerSecretValues } from './audit/redact.js';
 import { secretValuesOf } from './gateway/upstream-client.js';
 import { UserService } from './identity/users.js';
@@ -60,6 +64,8 @@ export interface MandateOptions {
   logger?: Logger;
   /** Connect to upstream MCP servers (false for offline CLI work on the store). Default true. */
   connectUpstreams?: boolean;
+  /** Start even if the policy files do not validate, deciding with an empty set (deny all): for the offline CLI. */
+  tolerateInvalidPolicies?: boolean;
 }
 
 export interface Mandate {
@@ -94,6 +100,8 @@ export interface Mandate {
   endpoints: Endpoints;
   /** Failures on background paths, counted and logged (never a crash). */
   faults: BackgroundFaults;
+  /** Why the policy files were not loaded (only with `tolerateInvalidPolicies`), or null. */
+  policyProblem: string | null;
   app: FastifyInstance;
   /** Runs one maintenance pass: expire tasks, prune replay and revocation entries. */
   sweep(): Promise<void>;
@@ -138,12 +146,18 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     started = upstreams;
     if (opts.connectUpstreams !== false) await upstreams.start();
     else await upstreams.seedFromPins();
-    const policy = await PolicyService.create(
-      { policyDir: config.policyDir, schemaPath: config.schemaPath, decisionCache: config.policies.decisionCache },
-      tools.listTools(),
-      store,
-      clock,
-    );
+    const policyOpts = { policyDir: config.policyDir, schemaPath: config.schemaPath, decisionCache: config.policies.decisionCache };
+    let policy: PolicyService;
+    let policyProblem: string | null = null;
+    try {
+      policy = await PolicyService.create(policyOpts, tools.listTools(), store, clock);
+    } catch (err) {
+      // The CLI on the store (agents, audit, users, the kill switch) must work whatever the
+      // policy files say: with an invalid set it runs on an empty one, which denies everything.
+      if (!opts.tolerateInvalidPolicies || !(err instanceof MandateError) || err.code !== 'policy_invalid') throw err;
+      policyProblem = err.message;
+      policy = await PolicyService.create({ ...policyOpts, policyDir: mkdtempSync(join(tmpdir(), 'mandate-no-policies-')) }, tools.listTools(), null, clock);
+    }
     policyRef = policy;
     const entities = EntityStore.fromFiles(config.entityFiles);
     const revocations = new RevocationList(store);
@@ -212,6 +226,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       accessRequests,
       endpoints,
       faults,
+      policyProblem,
       app: undefined as unknown as FastifyInstance,
       async sweep() {
         const now = clock.now();

@@ -46,10 +46,16 @@ export function redactKnownValues<T>(value: T, depth = 0): T {
   if (Array.isArray(value)) return value.map((v) => redactKnownValues(v, depth + 1)) as unknown as T;
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) Object.defineProperty(out, k, { value: redactKnownValues(v, depth + 1), enumerable: true, writable: true, configurable: true });
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) setData(out, k, redactKnownValues(v, depth + 1));
     return out as T;
   }
   return value;
+}
+
+/** `out[k] = v`, except that a key named `__proto__` stays data (plain assignment would set the prototype). */
+function setData(out: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else out[k] = v;
 }
 
 /** Whether a key names a secret (`authorization`, `x-api-key`, `bearer`, `client_secret` …). */
@@ -69,8 +75,7 @@ export function redactSecrets<T>(value: T, depth = 0): T {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       const clean = isSecretKey(k) && (typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'))) ? REDACTED : redactSecrets(v, depth + 1);
-      // defineProperty: a key named `__proto__` stays data (plain assignment would drop it).
-      Object.defineProperty(out, k, { value: clean, enumerable: true, writable: true, configurable: true });
+      setData(out, k, clean);
     }
     return out as T;
   }

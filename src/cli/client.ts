@@ -2,13 +2,15 @@
 // the same application built in-process over the same store (requests are injected, so every
 // check the server makes is made; nothing goes around them).
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { MandateConfig } from '../config/load.js';
 import { adminTokenPath } from '../identity/admin-token.js';
 import type { Mandate } from '../mandate.js';
 
 export interface ClientOptions {
   url: string;
+  /** The URL was given (--url, MANDATE_URL): nothing answering there is an error, never a fallback. */
+  explicitUrl?: boolean;
   token?: string | undefined;
   config: MandateConfig;
 }
@@ -55,6 +57,9 @@ export class MandateClient {
   ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...(init.headers ?? {}) };
     const auth = init.auth ?? 'admin';
+    // No admin token yet means no server has run on this data directory: work on the store
+    // (opening it creates the token), unless a URL was given explicitly.
+    if (auth === 'admin' && !this.local && !this.opts.token && !this.opts.explicitUrl && !existsSync(adminTokenPath(this.opts.config.dataDir))) await this.goLocal();
     if (auth === 'admin') headers.authorization = `Bearer ${this.adminToken()}`;
     else if (auth !== 'none') headers.authorization = `Bearer ${auth.bearer}`;
     let payload: string | undefined;
@@ -71,7 +76,8 @@ export class MandateClient {
         const text = await res.text();
         return { status: res.status, body: parse(text) as T, text };
       } catch (err) {
-        if (!isConnectionRefused(err)) throw new CliError(`cannot reach Mandate at ${this.baseUrl}: ${(err as Error).message}`);
+        if (!isConnectionRefused(err)) throw new CliError(`cannot reach Mandate at ${this.baseUrl}: ${(err as Error).message}; check the URL (--url, MANDATE_URL)`);
+        if (this.opts.explicitUrl) throw new CliError(`nothing answers at ${this.baseUrl} (from --url or MANDATE_URL): start Mandate there, or leave the URL unset to work on the local store in ${this.opts.config.dataDir}`);
         await this.goLocal();
       }
     }
@@ -92,8 +98,9 @@ export class MandateClient {
   private async goLocal(): Promise<void> {
     const { createMandate } = await import('../mandate.js');
     process.stderr.write(`note: no server at ${this.opts.url}; working on the store in ${this.opts.config.dataDir} directly\n`);
-    this.local = await createMandate({ config: this.opts.config, connectUpstreams: false });
+    this.local = await createMandate({ config: this.opts.config, connectUpstreams: false, tolerateInvalidPolicies: true });
     this.mode = 'local';
+    if (this.local.policyProblem) process.stderr.write(`note: the policy files do not validate, so decisions here deny everything until they are fixed (mandate policy validate shows why)\n`);
   }
 
   async close(): Promise<void> {

@@ -25,8 +25,9 @@ export function configFrom(cmd: Command, extra: { port?: number } = {}): Mandate
 export function clientFrom(cmd: Command): MandateClient {
   const g = globals(cmd);
   const config = configFrom(cmd);
-  const url = g.url ?? process.env.MANDATE_URL ?? publicUrlOf(config);
-  return new MandateClient({ url, token: g.token ?? process.env.MANDATE_TOKEN, config });
+  const given = g.url ?? (process.env.MANDATE_URL || undefined);
+  const url = given ?? publicUrlOf(config);
+  return new MandateClient({ url, explicitUrl: given !== undefined, token: g.token ?? process.env.MANDATE_TOKEN, config });
 }
 
 /** Runs a command body with a client, closing it and mapping errors to exit codes. */
@@ -46,16 +47,38 @@ export function action<A extends unknown[]>(fn: (client: MandateClient, cmd: Com
   };
 }
 
+/** Stacks only when asked for (`--debug`, or MANDATE_DEBUG=1): a user gets what is wrong and what to do. */
+export const debugging = (): boolean => process.argv.includes('--debug') || ['1', 'true', 'yes'].includes((process.env.MANDATE_DEBUG ?? '').toLowerCase());
+
+/** One or two lines for an error that is not Mandate's own (a file, a port, the network). */
+export function describeSystemError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  switch (e?.code) {
+    case 'EADDRINUSE':
+      return `port ${e.port ?? ''} is already in use${e.address ? ` on ${e.address}` : ''}: stop what runs there, or pick another port with --port or MANDATE_PORT`;
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied${e.path ? ` for ${e.path}` : ''}${e.port !== undefined ? ` (port ${e.port}: ports below 1024 need privileges)` : ''}`;
+    case 'ENOENT':
+      return `no such file or directory${e.path ? `: ${e.path}` : ''}`;
+    case 'EISDIR':
+      return `${e.path ?? 'the path'} is a directory, not a file`;
+    default:
+      return (err as Error)?.message ?? String(err);
+  }
+}
+
 export function fail(err: unknown): never {
+  const stack = debugging() && err instanceof Error && err.stack ? `\n${err.stack}` : '';
   if (err instanceof CliError) {
-    process.stderr.write(`error: ${err.message}\n`);
+    process.stderr.write(`error: ${err.message}${stack}\n`);
     process.exit(err.exitCode);
   }
   if (err instanceof MandateError) {
-    process.stderr.write(`error: ${err.message}\n`);
+    process.stderr.write(`error: ${err.message}${stack}\n`);
     process.exit(1);
   }
-  process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.stderr.write(`error: ${describeSystemError(err)}${stack || (debugging() ? '' : '\n(run with --debug or MANDATE_DEBUG=1 for details)')}\n`);
   process.exit(2);
 }
 

@@ -19,6 +19,7 @@ const program = new Command('mandate')
   .option('--data-dir <dir>', 'data directory (env MANDATE_DATA_DIR; default .mandate)')
   .option('--url <url>', 'server URL for client commands (env MANDATE_URL; default from config)')
   .option('--token <token>', 'admin token for client commands (env MANDATE_TOKEN; default <data-dir>/admin-token)')
+  .option('--debug', 'show stack traces with errors (env MANDATE_DEBUG=1)')
   .showHelpAfterError('(run with --help for usage)');
 
 registerServeCommand(program);

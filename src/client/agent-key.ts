@@ -14,13 +14,25 @@ export interface AgentKey {
 
 export async function loadAgentKey(path: string): Promise<AgentKey> {
   let file: { agent?: string; kid?: string; alg?: string; privateJwk?: JWK };
+  let text: string;
   try {
-    file = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read agent key ${path}: ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`cannot read agent key ${path}: ${code === 'ENOENT' ? 'no such file (`mandate agent create` writes <name>.agent-key.json)' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message}`);
   }
-  if (!file.agent || !file.privateJwk || !file.alg) throw new Error(`${path} is not an agent key file (expected agent, alg, privateJwk)`);
-  const privateKey = (await importJWK(file.privateJwk, file.alg)) as CryptoKey;
+  try {
+    file = JSON.parse(text);
+  } catch {
+    throw new Error(`${path} is not an agent key file: it is not JSON (expected the file \`mandate agent create\` wrote)`);
+  }
+  if (!file || typeof file !== 'object' || !file.agent || !file.privateJwk || !file.alg) throw new Error(`${path} is not an agent key file (expected agent, alg, privateJwk, as \`mandate agent create\` writes)`);
+  let privateKey: CryptoKey;
+  try {
+    privateKey = (await importJWK(file.privateJwk, file.alg)) as CryptoKey;
+  } catch (err) {
+    throw new Error(`${path} holds a key that cannot be used for ${file.alg}: ${(err as Error).message}`);
+  }
   return { agentId: file.agent, kid: file.kid ?? file.privateJwk.kid ?? '', alg: file.alg, privateKey };
 }
 

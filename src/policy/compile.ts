@@ -97,7 +97,7 @@ function describe(err: DetailedError): string {
 }
 
 /** Largest policy file accepted, in bytes, and deepest nesting of brackets in an expression. */
-export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
+export const MAX_POLICY_FILE_BYTES = 16 * 1024 * 1024;
 export const MAX_POLICY_NESTING = 32;
 
 /**

@@ -89,6 +89,28 @@ function argNames(tool: ToolSpec): Set<string> | null {
   return props && typeof props === 'object' ? new Set(Object.keys(props)) : null;
 }
 
+/** `; did you mean …?` for a mistyped or unprefixed tool name, or ''. */
+export function suggestTool(name: string, tools: ToolLookup): string {
+  const all = tools.listTools().map((t) => t.name);
+  const lower = name.toLowerCase();
+  // The upstream prefix left out (`read_text_file` for `fs.read_text_file`), or the wrong one.
+  const bare = lower.includes('.') ? lower.slice(lower.indexOf('.') + 1) : lower;
+  let hits = all.filter((n) => n.toLowerCase().endsWith(`.${bare}`));
+  if (!hits.length) hits = all.filter((n) => editDistance(n.toLowerCase(), lower) <= Math.max(2, Math.floor(lower.length / 5)));
+  return hits.length ? `; did you mean ${hits.slice(0, 3).map((h) => q(h)).join(' or ')}?` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 3) return 99;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
 /** Checks a requested scope against the catalogue and normalises it into the stored form. */
 export function normaliseScope(detail: MandateTaskDetail, tools: ToolLookup): TaskRequest {
   const grants: ToolGrant[] = [];
@@ -99,7 +121,7 @@ export function normaliseScope(detail: MandateTaskDetail, tools: ToolLookup): Ta
     if (seen.has(grant.name)) fail(`${where}: tool ${q(grant.name)} is listed twice`);
     seen.add(grant.name);
     const tool = tools.getTool(grant.name);
-    if (!tool) fail(`${where}: unknown tool ${q(grant.name)}: no upstream offers it (GET /api/v1/tools lists the catalogue)`);
+    if (!tool) fail(`${where}: unknown tool ${q(grant.name)}: no upstream offers it${suggestTool(grant.name, tools)} (names are \`<upstream>.<tool>\`; \`mandate tools list\` or GET /api/v1/tools shows the catalogue)`);
     const names = argNames(tool);
     for (const [arg, c] of Object.entries(grant.constraints ?? {})) {
       if (names && !names.has(arg)) fail(`${where}: constraint on unknown argument ${q(arg)} of ${q(tool.name)} (arguments: ${[...names].join(', ') || 'none'})`);

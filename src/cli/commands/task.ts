@@ -105,6 +105,7 @@ export function registerTaskCommands(program: Command): void {
         if (!id) throw new CliError('give a task id (admin revocation) or --credential <file> (the agent ends its own task)');
         const r = await client.call<Record<string, unknown>>('POST', `/api/v1/tasks/${encodeURIComponent(id)}/revoke`, { json: o.reason ? { reason: o.reason } : {} });
         if (o.json) printJson(r);
+        else if (r.alreadyEnded) process.stdout.write(`task ${r.id} had already ended: it is ${r.status}${r.endReason ? ` (${r.endReason})` : ''}${typeof r.endedAt === 'string' ? ` since ${r.endedAt}` : ''}; nothing to do\n`);
         else process.stdout.write(`task ${r.id} is ${r.status}\n`);
       }),
     );

@@ -44,8 +44,11 @@ export function registerTaskRoutes(app: FastifyInstance, m: Mandate): void {
   app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/revoke', async (req) => {
     const caller = await requireAdmin(m, req);
     const body = parseWith(z.object({ reason: z.string().max(500).optional() }).strict(), req.body ?? {});
+    const before = await m.tasks.get(req.params.id);
+    const ended = before.status !== 'active' && before.status !== 'pending_approval';
     const t = await m.tasks.revoke(req.params.id, caller.name, body.reason ? `revoked by ${caller.name}: ${body.reason}` : `revoked by ${caller.name}`);
     const fresh = await m.tasks.get(t.id);
-    return taskView(fresh, m.tasks.isLive(fresh));
+    // Revoking a task that had already ended changes nothing; the caller is told so.
+    return { ...taskView(fresh, m.tasks.isLive(fresh)), alreadyEnded: ended };
   });
 }

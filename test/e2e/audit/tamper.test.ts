@@ -26,7 +26,9 @@ beforeEach(async () => {
 
 async function verify(): Promise<{ code: number; out: string }> {
   try {
-    const { stdout } = await run(process.execPath, [CLI, '--config', DEMO_CONFIG, '--data-dir', dataDir, '--url', `http://127.0.0.1:${await freePort()}`, 'audit', 'verify']);
+    // No server at the configured port: the CLI verifies the store itself.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'MANDATE_URL'));
+    const { stdout } = await run(process.execPath, [CLI, '--config', DEMO_CONFIG, '--data-dir', dataDir, 'audit', 'verify'], { env: { ...env, MANDATE_PORT: String(await freePort()) } });
     return { code: 0, out: stdout };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
