@@ -8,7 +8,7 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { MandateError, q } from '../core/errors.js';
-import { isSecretKey } from '../audit/redact.js';
+import { isSecretKey, redactText } from '../audit/redact.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { UpstreamHttpTransport } from './upstream-http-transport.js';
 
@@ -66,16 +66,19 @@ export async function connectUpstream(o: ConnectOptions): Promise<Client> {
   const client = new Client(MANDATE_CLIENT_INFO, { capabilities: o.capabilities ?? {} });
   o.setup?.(client);
   let transport: StdioClientTransport | UpstreamHttpTransport;
+  let stderrTail = '';
   if (config.command) {
     const env: Record<string, string> = { ...getDefaultEnvironment() };
     for (const [k, v] of Object.entries(config.env)) env[k] = expandEnv(v, process.env, `upstream ${q(name)} env ${q(k)}`);
     const cwd = config.cwd ? (isAbsolute(config.cwd) ? config.cwd : resolve(o.baseDir, config.cwd)) : o.baseDir;
     const stdio = new StdioClientTransport({ command: config.command, args: config.args, env, cwd, stderr: 'pipe' });
     transport = stdio;
-    // Always drain stderr (a full pipe would stall the upstream); keep it in the debug log only.
-    const attach = () =>
-      stdio.stderr?.on('data', (d: Buffer) => o.logger?.debug({ upstream: name, stderr: d.toString().slice(0, 2000) }, 'upstream stderr'));
-    attach();
+    // Always drain stderr (a full pipe would stall the upstream); keep it in the debug log, and
+    // its last lines for the error if the upstream never comes up (a mistyped command, say).
+    stdio.stderr?.on('data', (d: Buffer) => {
+      stderrTail = (stderrTail + d.toString()).slice(-4000);
+      o.logger?.debug({ upstream: name, stderr: d.toString().slice(0, 2000) }, 'upstream stderr');
+    });
   } else if (config.url) {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(config.headers)) headers[k] = expandEnv(v, process.env, `upstream ${q(name)} header ${q(k)}`);
@@ -94,7 +97,15 @@ export async function connectUpstream(o: ConnectOptions): Promise<Client> {
     ]);
   } catch (err) {
     await client.close().catch(() => undefined);
-    throw new Error(`cannot connect to upstream ${q(name)}: ${(err as Error).message}`);
+    let hint = '';
+    if (config.command) {
+      // What matters in a crash is its error line, not the stack frames around it.
+      const all = redactText(stderrTail).split('\n').map((l) => l.trim()).filter((l) => l && !/^at\s/.test(l) && !/^[{}^]$/.test(l));
+      const errors = all.filter((l) => /error|not found|no such|denied|cannot|refused|invalid/i.test(l));
+      const lines = errors.length ? errors.slice(0, 3) : all.slice(-3);
+      hint = `; \`${[config.command, ...config.args].join(' ')}\` ${lines.length ? `wrote to stderr: ${lines.join(' | ').slice(0, 1000)}` : 'wrote nothing to stderr'} (check upstreams.${name}.command, args and cwd)`;
+    }
+    throw new Error(`cannot connect to upstream ${q(name)}: ${(err as Error).message}${hint}`);
   } finally {
     clearTimeout(timer);
   }

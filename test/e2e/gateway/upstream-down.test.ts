@@ -67,6 +67,11 @@ describe('an upstream that is down at start', () => {
     writeConfig(join(dir, 'no-such-server.js'));
     s = await startTestServer({ config, dataDir, keepData: true });
     expect(s.m.policy.current.compiled.policies.map((p) => p.id)).toContain('sums-up-to-100');
+    // The operator sees why: the command's own last words, not just "Connection closed".
+    const status = await s.api<{ upstreams: Array<{ name: string; connected: boolean; lastError: string }> }>('GET', '/api/v1/upstreams');
+    const everything = status.body.upstreams.find((u) => u.name === 'everything')!;
+    expect(everything.connected).toBe(false);
+    expect(everything.lastError).toMatch(/wrote to stderr: .*Cannot find module .*no-such-server\.js.*\(check upstreams\.everything\.command, args and cwd\)/);
     const t2 = await startTask(s, agent, ['everything.get-sum']);
     const down = await connectAgent(s, t2.token);
     expect((await down.listTools()).tools).toEqual([]);
