@@ -21,14 +21,14 @@ export interface ServeProcess {
 }
 
 /** Writes a config with the stdio test upstream and policies that allow its read tools; returns its path. */
-export function writeServeConfig(dir: string): string {
+export function writeServeConfig(dir: string, logLevel = 'warn'): string {
   mkdirSync(join(dir, 'policies'), { recursive: true });
   writeFileSync(join(dir, 'policies', 'faults.cedar'), 'permit (principal is Agent, action == Action::"startTask", resource);\npermit (principal is Agent, action in Action::"read", resource);\n');
   const path = join(dir, 'mandate.yaml');
   writeFileSync(
     path,
     `trustDomain: faults.test
-logging: { level: warn }
+logging: { level: ${logLevel} }
 policies:
   dir: ${join(dir, 'policies')}
   schema: ${join(REPO, 'policies/mandate.cedarschema')}

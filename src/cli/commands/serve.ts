@@ -1,10 +1,10 @@
 // `mandate serve`: start the server; reload policies on file change or SIGHUP; shut down cleanly.
 
-import { watch } from 'node:fs';
 import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { createMandate } from '../../mandate.js';
+import { PolicyWatcher } from '../../policy/watch.js';
 import { redactSecrets } from '../../audit/redact.js';
 import { configFrom, fail } from '../context.js';
 
@@ -46,19 +46,17 @@ export function registerServeCommand(program: Command): void {
             m.policy
               .reload()
               .then(async (r) => {
-                if (!r.changed) return;
-                logger.info({ version: r.version, why }, 'policies reloaded');
+                if (!r.changed) return logger.info({ version: r.version, why }, 'policy files changed; the policy set is the same');
+                logger.info({ version: r.version, policies: m.policy.current.compiled.policies.length, why }, 'policies reloaded');
                 m.events.emit('policy.reloaded', { version: r.version });
                 await m.audit.record({ type: 'policy.reload', actor: 'system', outcome: 'success', data: { version: r.version, why } });
               })
               .catch((err: Error) => logger.error({ error: err.message }, 'policy reload refused; the previous policy set stays in force'));
           }, 200);
         };
-        try {
-          watch(config.policyDir, { recursive: true }, () => reload('file change')).unref();
-        } catch {
-          logger.warn('cannot watch the policy directory; reload with SIGHUP or `mandate policy reload`');
-        }
+        // Every save is seen, atomic replaces included (the directory is watched by name, and its
+        // content hash is checked every few seconds in case an event was missed).
+        new PolicyWatcher(config.policyDir, (why) => reload(why)).start();
         process.on('SIGHUP', () => reload('SIGHUP'));
         let closing = false;
         const shutdown = (sig: string) => {
