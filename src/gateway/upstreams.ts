@@ -169,7 +169,8 @@ export class UpstreamManager {
     if (this.closing || e.retryTimer) return;
     e.retryTimer = setTimeout(() => {
       e.retryTimer = null;
-      void this.connect(e);
+      // connect() records its own failures; nothing may escape a timer as an unhandled rejection.
+      this.connect(e).catch((err) => this.logger?.error({ upstream: e.name, err: (err as Error)?.message }, 'upstream reconnect failed'));
     }, e.backoffMs);
     e.retryTimer.unref();
     e.backoffMs = Math.min(e.backoffMs * 2, 30_000);
