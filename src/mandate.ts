@@ -169,12 +169,15 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     const tasks = new TaskService(store, policy, tools, credentials, revocations, audit, clock, config.tasks);
     const agents = new AgentService(store, audit, clock, config.trustDomain);
     agents.setHooks({ onDeactivated: async (id, reason, actor) => void (await tasks.revokeAllForAgent(id, reason, actor)) });
+    agents.stop = (id, reason) => revocations.stopAgent(id, reason);
+    agents.start = (id) => revocations.startAgent(id);
     const assertions = new ClientAssertionVerifier(store, store, clock, {
       audiences: () => [endpoints.token, endpoints.issuer],
       algorithms: config.identity.algorithms,
       maxAge: config.identity.assertionMaxAge,
       clockSkew: config.identity.clockSkew,
       ticketAudience: () => endpoints.delegation,
+      stopped: (id) => revocations.agentStopped(id),
       ticketMaxAge: config.credentials.delegationTicketMaxAge,
     });
     const apiTokens = new ApiTokenService(store, admin.hash, audit, clock);
@@ -233,6 +236,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         await approvals.sweep();
         await tasks.expireDue();
         await tasks.persistPending();
+        await agents.persistPending();
         await store.pruneReplay(now);
         await revocations.prune(now);
         // Housekeeping every 30 passes: checkpoint the WAL, and say so while disk space runs low.

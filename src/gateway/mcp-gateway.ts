@@ -93,6 +93,9 @@ export class McpGateway {
     // A task that ends takes its sessions (and their upstream connections) with it. Nobody
     // waits on these paths: a failure is counted and logged, never an unhandled rejection.
     d.revocations.onRevoked((r) => d.faults.guard('end sessions of a revoked task', this.endTask(r.taskId)));
+    d.revocations.onAgentStopped((agentId) => {
+      for (const [id, s] of this.sessions) if (s.agent.id === agentId) d.faults.guard('end sessions of a stopped agent', this.closeSession(id, 'agent stopped'));
+    });
     d.upstreams.onChange(() => {
       this.catalogVersion++;
       for (const s of this.sessions.values()) d.faults.guard('notify list change', s.notifyListChanged());

@@ -8,6 +8,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { Agent, AgentStatus, AgentStore } from '../storage/types.js';
 import { normalisePublicJwks } from './jwk.js';
 import { agentIdFor, resolveAgentId } from './spiffe.js';
+import { StorageUnavailableError } from '../storage/errors.js';
 
 export interface CreateAgentInput {
   name: string;
@@ -30,6 +31,10 @@ const DEFAULT_REVIEW_DAYS = 90;
 
 export class AgentService {
   private hooks: AgentLifecycleHooks | null = null;
+  private readonly pending = new Map<string, { idOrName: string; status: AgentStatus; actor: string; reason: string | undefined }>();
+  /** The in-memory kill switch (set by the composition root). */
+  stop: ((agentId: string, reason: string) => void) | undefined;
+  start: ((agentId: string) => void) | undefined;
 
   constructor(
     private readonly store: AgentStore,
@@ -101,8 +106,34 @@ export class AgentService {
     return this.store.listAgents(filter);
   }
 
-  /** suspend (kill switch), resume, retire (terminal). */
+  /**
+   * suspend (kill switch), resume, retire (terminal). A suspension or retirement holds in this
+   * process at once, before and whatever the store says (`stop`); if the store cannot record it,
+   * it is queued, retried by the sweeper, and the caller gets a storage error that says so.
+   */
   async setStatus(idOrName: string, status: AgentStatus, actor: string, reason?: string): Promise<Agent> {
+    const id = resolveAgentId(this.trustDomain, idOrName);
+    if (status !== 'active') this.stop?.(id, `agent ${status}${reason ? `: ${reason}` : ''}`);
+    try {
+      const done = await this.applyStatus(idOrName, status, actor, reason);
+      this.pending.delete(id);
+      return done;
+    } catch (err) {
+      if (status === 'active' || !(err instanceof StorageUnavailableError)) throw err;
+      this.pending.set(id, { idOrName, status, actor, reason });
+      throw new StorageUnavailableError(`${err.message}; agent ${q(idOrName)} is already ${status} in this process (its credentials are refused) and this will be recorded when the store recovers`, err);
+    }
+  }
+
+  /** Retries suspensions and retirements the store could not take (called by the maintenance sweep). */
+  async persistPending(): Promise<void> {
+    for (const [id, p] of [...this.pending]) {
+      await this.applyStatus(p.idOrName, p.status, p.actor, p.reason);
+      this.pending.delete(id);
+    }
+  }
+
+  private async applyStatus(idOrName: string, status: AgentStatus, actor: string, reason?: string): Promise<Agent> {
     const agent = await this.get(idOrName);
     if (agent.status === 'retired' && status !== 'retired') {
       throw new MandateError('conflict', `agent ${q(agent.name)} is retired: retirement is final; create a new agent`);
@@ -112,6 +143,7 @@ export class AgentService {
     const type = status === 'suspended' ? 'agent.suspend' : status === 'retired' ? 'agent.retire' : 'agent.resume';
     await this.audit.record({ type, actor, agentId: agent.id, outcome: 'success', data: { from: agent.status, to: status, reason: reason ?? null } });
     if (status !== 'active') await this.hooks?.onDeactivated(agent.id, `agent ${status}${reason ? `: ${reason}` : ''}`, actor);
+    else this.start?.(agent.id);
     return updated;
   }
 }

@@ -30,6 +30,8 @@ export interface AssertionOptions {
   ticketAudience: () => string;
   /** Longest accepted lifetime of a delegation ticket, seconds. */
   ticketMaxAge: number;
+  /** Why an agent is stopped in this process (the in-memory kill switch), if it is. */
+  stopped?: (agentId: string) => string | undefined;
 }
 
 export interface AuthenticatedAgent {
@@ -97,6 +99,8 @@ export class ClientAssertionVerifier {
     const agent = await this.agents.getAgent(iss);
     if (!agent) throw new ClientAuthError(`unknown agent ${q(iss)}: register it first (mandate agent create)`, null);
     if (agent.status !== 'active') throw new ClientAuthError(`agent ${q(agent.name)} is ${agent.status} and cannot authenticate`, agent.id);
+    const stopped = this.opts.stopped?.(agent.id);
+    if (stopped) throw new ClientAuthError(`agent ${q(agent.name)} cannot authenticate: ${stopped}`, agent.id);
 
     const candidates = agent.jwks.keys.filter((k) => (header.kid ? k.kid === header.kid : true) && algForJwk(k) === alg);
     if (candidates.length === 0) {

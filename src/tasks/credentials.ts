@@ -149,6 +149,8 @@ export class CredentialService {
    * one) any task above it, revoked, even before the cascade reaches the store.
    */
   endedBecause(claims: TaskClaims): string | null {
+    const stopped = this.revocations.agentStopped(claims.client_id);
+    if (stopped) return `credential's agent is stopped (${stopped}); nothing it holds is honoured`;
     const own = this.revocations.get(claims.task_id);
     if (own) return `credential's task \`${claims.task_id}\` has ended (${own.reason}); start a new task`;
     if (!claims.act) return null;

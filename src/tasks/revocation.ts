@@ -7,6 +7,12 @@ import type { Revocation, RevocationStore } from '../storage/types.js';
 export class RevocationList {
   private readonly revoked = new Map<string, Revocation>();
   private readonly listeners = new Set<(r: Revocation) => void>();
+  /**
+   * Agents suspended or retired in this process (the kill switch holds here at once, before the
+   * store records it); the store's agent status is the truth across restarts and replicas.
+   */
+  private readonly stoppedAgents = new Map<string, string>();
+  private readonly agentListeners = new Set<(agentId: string) => void>();
 
   constructor(private readonly store: RevocationStore) {}
 
@@ -55,6 +61,29 @@ export class RevocationList {
   remember(r: Revocation): void {
     this.revoked.set(r.taskId, r);
     for (const l of this.listeners) l(r);
+  }
+
+  /** The kill switch in memory: from now on no credential of this agent is honoured here. */
+  stopAgent(agentId: string, reason: string): void {
+    const had = this.stoppedAgents.has(agentId);
+    this.stoppedAgents.set(agentId, reason);
+    if (!had) for (const l of this.agentListeners) l(agentId);
+  }
+
+  /** Undoes `stopAgent` (a resume the store has recorded). */
+  startAgent(agentId: string): void {
+    this.stoppedAgents.delete(agentId);
+  }
+
+  /** Why the agent may not act (suspended or retired in this process), or undefined. */
+  agentStopped(agentId: string): string | undefined {
+    return this.stoppedAgents.get(agentId);
+  }
+
+  /** Called when an agent is stopped here: its sessions close. */
+  onAgentStopped(listener: (agentId: string) => void): () => void {
+    this.agentListeners.add(listener);
+    return () => this.agentListeners.delete(listener);
   }
 
   async prune(now: number): Promise<void> {

@@ -73,4 +73,32 @@ describe('background paths on a store that cannot write', () => {
     await expect.poll(async () => (await g.s.m.store.getTask(t.taskId))?.status, { timeout: 15_000 }).toBe('revoked');
     expect((await g.s.m.store.listAudit({ type: 'task.revoke', taskId: t.taskId, limit: 1 })).length).toBe(1);
   });
+
+  it('the kill switch holds at once when the store cannot record it (suspension during a store fault)', async () => {
+    const rogue = await createTestAgent(g.s);
+    const t = await startTask(g.s, rogue, ['stdio.echo']);
+    const client = await connectAgent(g.s, t.token);
+    expect(text(await client.callTool({ name: 'stdio.echo', arguments: { text: 'before' } }))).toBe('echo: before');
+    readOnly(true);
+    try {
+      const r = await g.s.api<Record<string, string>>('POST', `/api/v1/agents/${encodeURIComponent(rogue.id)}/suspend`, { reason: 'compromised' });
+      expect(r.status).toBe(503);
+      expect(r.body.error_description).toMatch(/is already suspended in this process \(its credentials are refused\) and this will be recorded when the store recovers/);
+      // Its session is closed and its credential refused, here and now.
+      await expect(client.callTool({ name: 'stdio.echo', arguments: { text: 'after' } })).rejects.toThrow();
+      // A new session is refused too (503 here: even its refusal cannot be recorded), and the
+      // credential itself is dead in this process.
+      const again = await fetch(`${g.s.url}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${t.token}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+      });
+      expect(again.status).toBe(503);
+      await expect(g.s.m.credentials.verify(t.token, g.s.m.endpoints.mcp)).rejects.toThrow(/agent is stopped \(agent suspended: compromised\)/);
+    } finally {
+      readOnly(false);
+    }
+    await expect.poll(async () => (await g.s.m.store.getAgent(rogue.id))?.status, { timeout: 15_000 }).toBe('suspended');
+    expect((await g.s.m.store.getTask(t.taskId))?.status).toBe('revoked');
+  });
 });
