@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    testTimeout: 120_000, // a guard against hangs (see PATIENCE in test/helpers/server.ts), never a speed limit
+    hookTimeout: 120_000,
     pool: 'forks',
     reporters: process.env.CI ? ['default'] : ['default'],
   },

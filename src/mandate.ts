@@ -66,6 +66,8 @@ export interface MandateOptions {
   connectUpstreams?: boolean;
   /** Start even if the policy files do not validate, deciding with an empty set (deny all): for the offline CLI. */
   tolerateInvalidPolicies?: boolean;
+  /** How long start waits for upstreams to connect before serving (slower ones finish in the background). Default 20 s. */
+  upstreamStartWaitMs?: number;
 }
 
 export interface Mandate {
@@ -144,7 +146,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       }
     }, opts.logger);
     started = upstreams;
-    if (opts.connectUpstreams !== false) await upstreams.start();
+    if (opts.connectUpstreams !== false) await upstreams.start(opts.upstreamStartWaitMs);
     else await upstreams.seedFromPins();
     const policyOpts = { policyDir: config.policyDir, schemaPath: config.schemaPath, decisionCache: config.policies.decisionCache };
     let policy: PolicyService;

@@ -12,6 +12,12 @@ import type { Clock } from '../../src/core/clock.js';
 import { createMandate, type Mandate } from '../../src/mandate.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
+/**
+ * How long a test waits for something that must happen (a server to start, a poll to turn
+ * true): a guard against a hang, never a speed assertion. Waits end as soon as the condition
+ * holds, so this costs nothing when things work; it is long so that a busy machine never fails.
+ */
+export const PATIENCE = 120_000;
 export const DEMO_CONFIG = join(REPO, 'mandate.yaml');
 
 export interface TestServer {
@@ -53,7 +59,8 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
       },
     }),
   );
-  const m = await createMandate({ config, clock: opts.clock, logger });
+  // Tests see every upstream's tools from the first request, however busy the machine.
+  const m = await createMandate({ config, clock: opts.clock, logger, upstreamStartWaitMs: PATIENCE });
   const { port, url } = await m.listen();
   const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
 

@@ -21,6 +21,8 @@ export interface TestUpstream {
   rugPull(description: string): void;
   /** Offers a new tool in every live session (tools/list_changed follows). */
   addTool(name: string): void;
+  /** GET event streams open now (answered with headers, not ended): where notifications go. */
+  openEventStreams(): number;
   close(): Promise<void>;
 }
 
@@ -30,8 +32,10 @@ export async function startHttpUpstream(opts: { json?: boolean } = {}): Promise<
   const addExtra = (server: McpServer, name: string) =>
     server.registerTool(name, { description: `added later: ${name}`, inputSchema: {}, annotations: { readOnlyHint: true, openWorldHint: false } }, async () => ({ content: [{ type: 'text' as const, text: `${name} ran` }] }));
   const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer; tools: { echo: { update(u: unknown): void } } }>();
+  const getStreams = new Set<import('node:http').ServerResponse>();
   const u: TestUpstream = {
     url: '',
+    openEventStreams: () => [...getStreams].filter((r) => r.headersSent && !r.writableEnded && !r.destroyed).length,
     unauthorized: 0,
     calls: [],
     rugPull(description: string) {
@@ -53,6 +57,10 @@ export async function startHttpUpstream(opts: { json?: boolean } = {}): Promise<
       u.unauthorized++;
       res.writeHead(401).end();
       return;
+    }
+    if (req.method === 'GET') {
+      getStreams.add(res);
+      res.on('close', () => getStreams.delete(res));
     }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);

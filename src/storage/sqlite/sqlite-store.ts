@@ -1,13 +1,13 @@
 // The embedded store: better-sqlite3 in WAL mode. Calls are synchronous underneath and exposed
 // through the same async interface as PostgreSQL so services never care which one they have.
 
-import Database from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { q } from '../../core/errors.js';
 import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors.js';
 import { GENESIS_HASH } from '../types.js';
+import { openSqlite, type SqliteDatabase, type SqliteStatement } from './driver.js';
 import type {
   Agent,
   AgentPatch,
@@ -68,7 +68,7 @@ function translate(err: unknown, what: string, trust?: StoreTrust): never {
   throw err;
 }
 
-export function applySqliteMigrations(db: Database.Database, dir: string = MIGRATIONS_DIR): number {
+export function applySqliteMigrations(db: SqliteDatabase, dir: string = MIGRATIONS_DIR): number {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
   const applied = new Set(
@@ -194,8 +194,8 @@ const UNGUARDED = new Set(['constructor', 'ping', 'probe', 'close', 'freeBytes',
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
-  readonly db: Database.Database;
-  private readonly stmts: Record<string, Database.Statement>;
+  readonly db: SqliteDatabase;
+  private readonly stmts: Record<string, SqliteStatement>;
 
   /** Why this store must not be used (corruption, the file deleted or replaced under us), or null. */
   readonly trust: StoreTrust = { untrusted: null };
@@ -215,7 +215,7 @@ export class SqliteStore implements Store {
       }
     }
     try {
-      this.db = new Database(opts.path, { fileMustExist: false, timeout: 5000 });
+      this.db = openSqlite(opts.path, { fileMustExist: false, timeout: 5000 });
     } catch (err) {
       throw new StorageUnavailableError(`cannot open database ${q(opts.path)}: ${(err as Error).message}; check that the data directory exists and is writable`, err);
     }

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { verifyWebhookSignature, SIGNATURE_HEADER } from '../../../src/approvals/webhooks.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import { connectAgent, startGateway, text, type GatewayEnv } from '../../helpers/gateway.js';
-import { REPO, createTestAgent, requestTask, startTask, taskDetails, type TestAgent } from '../../helpers/server.js';
+import { PATIENCE, REPO, createTestAgent, requestTask, startTask, taskDetails, type TestAgent } from '../../helpers/server.js';
 
 const WEBHOOK_SECRET = 'whsec-test-0123456789abcdef';
 const clock = new ManualClock(Date.now());
@@ -125,14 +125,16 @@ describe('a tool call that needs approval', () => {
   });
 
   it('completes a held-open call when the approval arrives during the wait, with progress while it waits', async () => {
+    // The gateway holds the call for `approvals.wait` of real time; this test approves during
+    // that hold, so the hold must outlast a busy machine (the other tests keep 1 s).
+    const saved = env.s.m.config.approvals.wait;
+    env.s.m.config.approvals.wait = PATIENCE / 1000;
+    onTestFinished(() => void (env.s.m.config.approvals.wait = saved));
     const progress: string[] = [];
     const pending = client.callTool({ name: 'stdio.fetch', arguments: { url: 'https://example.com/held' } }, undefined, { onprogress: (p) => void progress.push(String(p.message)) });
-    let id: string | undefined;
-    for (let i = 0; i < 50 && !id; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      id = (await env.s.m.approvals.list({ status: 'pending', taskId })).find((a) => (a.args as { url?: string }).url === 'https://example.com/held')?.id;
-    }
-    expect(id).toBeDefined();
+    const held = async () => (await env.s.m.approvals.list({ status: 'pending', taskId })).find((a) => (a.args as { url?: string }).url === 'https://example.com/held')?.id;
+    await expect.poll(held, { timeout: PATIENCE }).toBeDefined();
+    const id = await held();
     await approve(id!, 'alice');
     const r = await pending;
     expect(text(r)).toBe('fetched https://example.com/held');
@@ -231,8 +233,7 @@ describe('a tool call that needs approval', () => {
     appendFileSync(join(policyDir, 'approvals.cedar'), '\n@id("extra.harmless") permit (principal is Agent, action == Action::"readResource", resource);\n');
     const reload = await env.s.api('POST', '/api/v1/policies/reload', {});
     expect(reload.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await env.s.api('GET', `/api/v1/approvals/${id}`)).toMatchObject({ body: { status: 'expired', endReason: 'policy changed' } });
+    await expect.poll(async () => (await env.s.api('GET', `/api/v1/approvals/${id}`)).body, { timeout: PATIENCE }).toMatchObject({ status: 'expired', endReason: 'policy changed' });
     const r = await client.callTool({ name: 'stdio.fetch', arguments: { url: 'https://example.com/policy-change' } });
     expect(r.isError).toBe(true);
     expect(approvalIdIn(text(r))).not.toBe(id);

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from '../../../src/storage/sqlite/driver.js';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_CONFIG, REPO, createTestAgent, freePort, startTask, startTestServer } from '../../helpers/server.js';
 
@@ -36,8 +36,8 @@ async function verify(): Promise<{ code: number; out: string }> {
   }
 }
 
-function tamper(sql: (db: Database.Database) => void): void {
-  const db = new Database(join(dataDir, 'mandate.db'));
+function tamper(sql: (db: SqliteDatabase) => void): void {
+  const db = openSqlite(join(dataDir, 'mandate.db'));
   db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;');
   sql(db);
   db.close();
@@ -51,7 +51,7 @@ describe('audit verify', () => {
   });
 
   it('refuses edits through SQLite while the triggers are in place', () => {
-    const db = new Database(join(dataDir, 'mandate.db'));
+    const db = openSqlite(join(dataDir, 'mandate.db'));
     expect(() => db.prepare("UPDATE audit_events SET outcome = 'x' WHERE seq = 1").run()).toThrow(/append-only/);
     expect(() => db.prepare('DELETE FROM audit_events WHERE seq = 1').run()).toThrow(/append-only/);
     db.close();

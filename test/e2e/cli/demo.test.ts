@@ -4,13 +4,13 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { REPO } from '../../helpers/server.js';
+import { PATIENCE, REPO } from '../../helpers/server.js';
 
 const run = promisify(execFile);
 
 describe('npm run demo', () => {
   it('walks an agent through allowed, denied and ended access', async () => {
-    const { stdout } = await run(process.execPath, [join(REPO, 'demo/agent.mjs')], { cwd: REPO, timeout: 60_000 });
+    const { stdout } = await run(process.execPath, [join(REPO, 'demo/agent.mjs')], { cwd: REPO, timeout: PATIENCE });
     expect(stdout).toMatch(/fronting \d+ tools of 3 MCP servers \(fs, memory, web\)/);
     expect(stdout).toMatch(/3\. It connects[^\n]*\n\s+fs\.list_directory, fs\.read_text_file, web\.fetch/);
     expect(stdout).toMatch(/Revenue grew 12%/);

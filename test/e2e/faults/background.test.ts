@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqliteStore } from '../../../src/storage/sqlite/sqlite-store.js';
 import { connectAgent, startGateway, text, type GatewayEnv } from '../../helpers/gateway.js';
-import { createTestAgent, startTask, type TestAgent } from '../../helpers/server.js';
+import { PATIENCE, createTestAgent, startTask, type TestAgent } from '../../helpers/server.js';
 
 let g: GatewayEnv;
 let agent: TestAgent;
@@ -70,7 +70,7 @@ describe('background paths on a store that cannot write', () => {
       readOnly(false);
     }
     // And once the store writes again, the maintenance sweep records the revocation.
-    await expect.poll(async () => (await g.s.m.store.getTask(t.taskId))?.status, { timeout: 15_000 }).toBe('revoked');
+    await expect.poll(async () => (await g.s.m.store.getTask(t.taskId))?.status, { timeout: PATIENCE }).toBe('revoked');
     expect((await g.s.m.store.listAudit({ type: 'task.revoke', taskId: t.taskId, limit: 1 })).length).toBe(1);
   });
 
@@ -98,7 +98,7 @@ describe('background paths on a store that cannot write', () => {
     } finally {
       readOnly(false);
     }
-    await expect.poll(async () => (await g.s.m.store.getAgent(rogue.id))?.status, { timeout: 15_000 }).toBe('suspended');
+    await expect.poll(async () => (await g.s.m.store.getAgent(rogue.id))?.status, { timeout: PATIENCE }).toBe('suspended');
     expect((await g.s.m.store.getTask(t.taskId))?.status).toBe('revoked');
   });
 });

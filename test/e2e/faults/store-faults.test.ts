@@ -15,7 +15,7 @@ import { SqliteStore } from '../../../src/storage/sqlite/sqlite-store.js';
 import type { AuditEvent } from '../../../src/storage/types.js';
 import { connectAgent, startGateway, text, type GatewayEnv } from '../../helpers/gateway.js';
 import { runServe, serveAgent, startServe, writeServeConfig } from '../../helpers/process.js';
-import { createTestAgent, startTask } from '../../helpers/server.js';
+import { PATIENCE, createTestAgent, startTask } from '../../helpers/server.js';
 
 const root = process.getuid?.() === 0;
 const argsOf = (e: AuditEvent) => e.data.args as Record<string, unknown>;
@@ -99,8 +99,8 @@ describe.skipIf(!root)('the data volume fills up (a small tmpfs; mounting it nee
         expect((await fetch(`${g.s.url}/healthz`)).status).toBe(200);
 
         rmSync(filler);
-        await expect.poll(() => readyStatus(g.s.url), { timeout: 15_000 }).toBe(200);
-        await expect.poll(async () => (await g.s.m.store.getTask(t.taskId))?.status, { timeout: 15_000 }).toBe('revoked');
+        await expect.poll(() => readyStatus(g.s.url), { timeout: PATIENCE }).toBe(200);
+        await expect.poll(async () => (await g.s.m.store.getTask(t.taskId))?.status, { timeout: PATIENCE }).toBe('revoked');
         await expectEveryCallRecorded(g, t.taskId, '/full-', acknowledged);
 
         const again = await weatherTask(g);
@@ -146,7 +146,7 @@ describe('the store turns read-only', () => {
       expect(created.status).not.toBe(500);
 
       db.pragma('query_only = OFF');
-      await expect.poll(() => readyStatus(g.s.url), { timeout: 15_000 }).toBe(200);
+      await expect.poll(() => readyStatus(g.s.url), { timeout: PATIENCE }).toBe(200);
       expect(text(await client.callTool({ name: 'http.fetch', arguments: { url: 'https://weather.example/ro-after' } }))).toBe('fetched https://weather.example/ro-after');
       await client.close();
       await expectEveryCallRecorded(g, t.taskId, '/ro-', ['https://weather.example/ro-after']);

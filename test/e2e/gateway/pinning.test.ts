@@ -3,12 +3,12 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAgent, text, useGateway } from '../../helpers/gateway.js';
-import { startTask } from '../../helpers/server.js';
+import { PATIENCE, startTask } from '../../helpers/server.js';
 
 const g = useGateway();
 
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + PATIENCE;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));

@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAgent, text, useGateway } from '../../helpers/gateway.js';
-import { startTask } from '../../helpers/server.js';
+import { PATIENCE, startTask } from '../../helpers/server.js';
 
 const g = useGateway();
 
@@ -47,7 +47,6 @@ describe('authentication at /mcp', () => {
     const client = await connectAgent(g.env.s, t.token);
     expect(text(await client.callTool({ name: 'stdio.echo', arguments: { text: 'hi' } }))).toBe('echo: hi');
     await g.env.s.form('/oauth/revoke', { token: t.token }, { token: t.token });
-    await new Promise((r) => setTimeout(r, 50));
     const err = await client.callTool({ name: 'stdio.echo', arguments: { text: 'again' } }).then(() => null, (e: Error) => e);
     expect(String(err)).toMatch(/Error POSTing/);
     expect((err as { code?: number }).code).toBe(401);
@@ -55,8 +54,12 @@ describe('authentication at /mcp', () => {
     const rejects = await g.env.s.api<{ events: Array<{ data: { reason: string } }> }>('GET', `/api/v1/audit?task=${t.taskId}&type=mcp.reject`);
     expect(rejects.body.events[0]!.data.reason).toMatch(/has ended/);
     // The session was closed when the task ended (its upstream connections with it).
-    const sessions = await g.env.s.api<{ events: Array<{ outcome: string; data: { reason?: string } }> }>('GET', `/api/v1/audit?task=${t.taskId}&type=mcp.session`);
-    expect(sessions.body.events.map((e) => e.outcome)).toEqual(['open', 'closed']);
+    const sessionEvents = async () => {
+      await g.env.s.m.audit.drain();
+      return (await g.env.s.api<{ events: Array<{ outcome: string; data: { reason?: string } }> }>('GET', `/api/v1/audit?task=${t.taskId}&type=mcp.session`)).body.events;
+    };
+    await expect.poll(async () => (await sessionEvents()).map((e) => e.outcome), { timeout: PATIENCE }).toEqual(['open', 'closed']);
+    const sessions = { body: { events: await sessionEvents() } };
     expect(sessions.body.events[1]!.data.reason).toBe('task ended');
     await client.close().catch(() => undefined);
   });

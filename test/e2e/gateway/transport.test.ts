@@ -9,7 +9,7 @@ import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/typ
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamHttpTransport } from '../../../src/gateway/upstream-http-transport.js';
 import { useGateway } from '../../helpers/gateway.js';
-import { startTask } from '../../helpers/server.js';
+import { PATIENCE, startTask } from '../../helpers/server.js';
 import { UPSTREAM_SECRET, startHttpUpstream, type TestUpstream } from '../../helpers/upstream-server.js';
 
 const g = useGateway();
@@ -118,7 +118,7 @@ describe('the upstream-facing transport', () => {
     const client = await connect(u.url);
     const changed = new Promise<void>((r) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => r()));
     expect(await client.callTool({ name: 'echo', arguments: { text: 'sse' } })).toMatchObject({ content: [{ text: 'echo: sse' }] });
-    await new Promise((r) => setTimeout(r, 100)); // the GET stream opens after `initialized`
+    await expect.poll(() => u.openEventStreams(), { timeout: PATIENCE }).toBe(1); // the GET stream opens after `initialized`
     u.addTool('late_tool');
     await changed;
     expect((await client.listTools()).tools.map((t) => t.name)).toContain('late_tool');

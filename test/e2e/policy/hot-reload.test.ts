@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServe, writeServeConfig, type ServeProcess } from '../../helpers/process.js';
+import { PATIENCE } from '../../helpers/server.js';
 
 let dir: string;
 let srv: ServeProcess;
@@ -42,21 +43,21 @@ afterAll(async () => {
 describe('policy hot reload', () => {
   it('sees every atomic save, not just the first, and every in-place write', async () => {
     saveAtomically(policy(['first']));
-    await expect.poll(policyIds, { timeout: 20_000 }).toEqual(['first']);
+    await expect.poll(policyIds, { timeout: PATIENCE }).toEqual(['first']);
     saveAtomically(policy(['second']));
-    await expect.poll(policyIds, { timeout: 20_000 }).toEqual(['second']);
+    await expect.poll(policyIds, { timeout: PATIENCE }).toEqual(['second']);
     saveAtomically(policy(['third', 'third-b']));
-    await expect.poll(policyIds, { timeout: 20_000 }).toEqual(['third', 'third-b']);
+    await expect.poll(policyIds, { timeout: PATIENCE }).toEqual(['third', 'third-b']);
     writeFileSync(file, policy(['in-place']));
-    await expect.poll(policyIds, { timeout: 20_000 }).toEqual(['in-place']);
-    await expect.poll(() => srv.output(), { timeout: 20_000 }).toMatch(/"policies":1,"why":"file change","msg":"policies reloaded"/);
+    await expect.poll(policyIds, { timeout: PATIENCE }).toEqual(['in-place']);
+    await expect.poll(() => srv.output(), { timeout: PATIENCE }).toMatch(/"policies":1,"why":"file change","msg":"policies reloaded"/);
   });
 
   it('logs a refused save and keeps the previous set, then takes the fix', async () => {
     saveAtomically('permit (principal, action, resource) when { not cedar };');
-    await expect.poll(() => srv.output(), { timeout: 20_000 }).toMatch(/policy reload refused; the previous policy set stays in force/);
+    await expect.poll(() => srv.output(), { timeout: PATIENCE }).toMatch(/policy reload refused; the previous policy set stays in force/);
     expect(await policyIds()).toEqual(['in-place']);
     saveAtomically(policy(['fixed']));
-    await expect.poll(policyIds, { timeout: 20_000 }).toEqual(['fixed']);
+    await expect.poll(policyIds, { timeout: PATIENCE }).toEqual(['fixed']);
   });
 });

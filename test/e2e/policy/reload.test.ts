@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, createTestAgent, freePort, startTask, startTestServer, type TestAgent, type TestServer } from '../../helpers/server.js';
+import { PATIENCE, REPO, createTestAgent, freePort, startTask, startTestServer, type TestAgent, type TestServer } from '../../helpers/server.js';
 
 const run = promisify(execFile);
 let dir: string;
@@ -74,7 +74,7 @@ describe('policy reload', () => {
     writeFileSync(join(dir, 'policies', 'typo.cedar'), 'permit(principal, action, resource) when { principal.nmae == "x" };\n');
     const data = mkdtempSync(join(tmpdir(), 'mandate-reload-data-'));
     try {
-      await run(process.execPath, [join(REPO, 'dist/cli/main.js'), '--config', join(dir, 'mandate.yaml'), '--data-dir', data, 'serve', '--port', String(await freePort())], { timeout: 20_000 });
+      await run(process.execPath, [join(REPO, 'dist/cli/main.js'), '--config', join(dir, 'mandate.yaml'), '--data-dir', data, 'serve', '--port', String(await freePort())], { timeout: PATIENCE });
       throw new Error('serve should have failed');
     } catch (err) {
       const e = err as { code: number; stderr: string };
