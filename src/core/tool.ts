@@ -14,6 +14,12 @@ export interface ToolSpec {
   tags: string[];
   /** JSON Schema of the arguments, if known. */
   inputSchema: Record<string, unknown> | undefined;
+  /** JSON Schema of `structuredContent`, if the upstream declares one (pinned; results are checked against it). */
+  outputSchema?: Record<string, unknown> | undefined;
+  /** Shown to agents as the upstream declared them (not pinned: presentation only). */
+  icons?: unknown[] | undefined;
+  meta?: Record<string, unknown> | undefined;
+  execution?: Record<string, unknown> | undefined;
   /** Arguments that name resources, and how to turn their values into resource URIs. */
   resources: Record<string, ResourceKind>;
   /** Arguments redacted wherever an approval shows the call. */

@@ -9,6 +9,9 @@ import type { AgentHttpTransport } from './http-transport.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
   CallToolResultSchema,
   CreateMessageRequestSchema,
   ElicitRequestSchema,
@@ -18,7 +21,6 @@ import {
   ListResourceTemplatesRequestSchema,
   ListRootsRequestSchema,
   ListToolsRequestSchema,
-  LoggingMessageNotificationSchema,
   McpError,
   ReadResourceRequestSchema,
   ResourceUpdatedNotificationSchema,
@@ -28,6 +30,8 @@ import {
   type CallToolResult,
   type ClientCapabilities,
   type LoggingLevel,
+  type RequestId,
+  type ServerCapabilities,
   type ServerNotification,
   type ServerRequest,
   type Tool,
@@ -38,7 +42,7 @@ import type { ToolSpec } from '../core/tool.js';
 import type { Agent } from '../storage/types.js';
 import { callTool } from './call-tool.js';
 import type { McpGateway, TaskState } from './mcp-gateway.js';
-import { connectUpstream } from './upstream-client.js';
+import { AGENT_REQUEST_META, connectUpstream, linkOf } from './upstream-client.js';
 
 export type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -64,20 +68,42 @@ export class AgentSession {
   closed = false;
   private readonly clients = new Map<string, Promise<Client>>();
   private logLevel: LoggingLevel | undefined;
+  /** Resource URIs this agent subscribed to: only their updates reach it. */
+  readonly subscriptions = new Set<string>();
+  private readonly capabilities: ServerCapabilities;
 
   constructor(
     readonly gateway: McpGateway,
     readonly agent: Agent,
     readonly state: TaskState,
   ) {
-    this.server = new Server(
-      { name: 'mandate', version: '0.1.0' },
-      {
-        capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {} },
-        instructions: `Mandate gateway for task ${state.task.id}: ${state.task.intent}`,
-      },
-    );
+    const up = gateway.upstreams;
+    const anyOffers = (test: Parameters<typeof up.offers>[1]) => up.names().some((n) => up.offers(n, test));
+    const capabilities: ServerCapabilities = {
+      tools: { listChanged: true },
+      resources: { listChanged: true, ...(anyOffers((c) => c.resources?.subscribe) ? { subscribe: true } : {}) },
+      prompts: { listChanged: true },
+      logging: {},
+      ...(anyOffers((c) => c.completions) ? { completions: {} } : {}),
+    };
+    this.capabilities = capabilities;
+    this.server = new Server({ name: 'mandate', version: '0.1.0' }, { capabilities, instructions: this.instructions() });
     this.install();
+  }
+
+  /**
+   * Mandate's line about the task, then each upstream's own instructions, for the upstreams this
+   * task can use (an agent connected directly would have read them).
+   */
+  private instructions(): string {
+    const gw = this.gateway;
+    const used = new Set(gw.visibleTools(this.agent, this.state).map((t) => t.upstream));
+    const parts = [`Mandate gateway for task ${this.state.task.id}: ${this.state.task.intent}. Tools, prompts and resources of each upstream server below are named \`<upstream>.<name>\`.`];
+    for (const name of gw.upstreams.names()) {
+      const text = gw.upstreams.instructionsOf(name);
+      if (text && used.has(name)) parts.push(`## Upstream \`${name}\`\n\n${text.trim()}`);
+    }
+    return parts.join('\n\n');
   }
 
   /** Re-checks the credential that carried the current request, and that it is this session's task. */
@@ -108,21 +134,68 @@ export class AgentSession {
       return p.nextCursor ? { resources: p.items, nextCursor: p.nextCursor } : { resources: p.items };
     });
 
-    s.setRequestHandler(ListResourceTemplatesRequestSchema, async (_req, extra) => {
+    s.setRequestHandler(ListResourceTemplatesRequestSchema, async (req, extra) => {
       await this.authenticate(extra);
-      return { resourceTemplates: [] };
+      const p = page(gw.visibleTemplates(this.state), req.params?.cursor);
+      return p.nextCursor ? { resourceTemplates: p.items, nextCursor: p.nextCursor } : { resourceTemplates: p.items };
+    });
+
+    // Subscriptions: only to resources this task may read, on this session's own connection
+    // (its updates come back to this agent alone).
+    // (The SDK lets a server handle only what it declared.)
+    const declared = this.capabilities;
+    if (declared.resources?.subscribe) s.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
+      await this.authenticate(extra);
+      const uri = req.params.uri;
+      const upstream = await this.readableResource(uri, 'resource.subscribe');
+      if (!gw.upstreams.offers(upstream, (c) => c.resources?.subscribe)) throw new McpError(-32601, `upstream ${q(upstream)} does not offer resource subscriptions`);
+      const client = await this.upstreamClient(upstream);
+      const r = await client.subscribeResource({ uri }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) });
+      this.subscriptions.add(uri);
+      return r;
+    });
+    if (declared.resources?.subscribe) s.setRequestHandler(UnsubscribeRequestSchema, async (req, extra) => {
+      await this.authenticate(extra);
+      const uri = req.params.uri;
+      const upstream = gw.upstreamOfResource(uri);
+      this.subscriptions.delete(uri);
+      if (!upstream) return {};
+      const client = await this.upstreamClient(upstream);
+      return client.unsubscribeResource({ uri }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) });
+    });
+
+    // Completions: for a prompt this task may get, or a resource template it may read from.
+    if (declared.completions) s.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
+      await this.authenticate(extra);
+      const ref = req.params.ref;
+      let upstream: string;
+      let params: typeof req.params;
+      if (ref.type === 'ref/prompt') {
+        const { upstream: u, name } = this.promptRef(ref.name);
+        const d = gw.authorizer.authorizePrompt(this.agent, this.state.task, u, name);
+        if (d.decision !== 'allow') throw new McpError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
+        upstream = u;
+        params = { ...req.params, ref: { ...ref, name } };
+      } else {
+        const uri = (ref as { uri: string }).uri;
+        const found = gw.upstreams.names().find((n) => gw.upstreams.resourcesOf(n).templates.some((t) => t.uriTemplate === uri) || gw.upstreams.resourcesOf(n).resources.some((r) => r.uri === uri));
+        if (!found || (!gw.visibleTemplates(this.state).some((t) => t.uriTemplate === uri) && !gw.visibleResources(this.state).some((r) => r.uri === uri))) {
+          throw new McpError(-32602, `no resource template ${q(uri)} in this task's resources`);
+        }
+        upstream = found;
+        params = req.params;
+      }
+      if (!gw.upstreams.offers(upstream, (c) => c.completions)) return { completion: { values: [] } };
+      const client = await this.upstreamClient(upstream);
+      return client.complete(params, { signal: extra.signal, timeout: gw.timeoutMs(upstream) });
     });
 
     s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
       await this.authenticate(extra);
       const uri = req.params.uri;
-      const upstream = gw.upstreamOfResource(uri);
-      const d = gw.authorizer.authorizeResource(this.agent, this.state.task, uri);
-      await gw.auditDecision(this, 'resource.read', uri, d);
-      if (d.decision !== 'allow') throw new McpError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
-      if (!upstream) throw new McpError(-32602, `no upstream offers resource ${q(uri)}`);
+      const upstream = await this.readableResource(uri, 'resource.read');
       const client = await this.upstreamClient(upstream);
-      const r = redactKnownValues(await client.readResource({ uri }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) }));
+      const r = redactKnownValues(await client.readResource({ uri, _meta: forwardedMeta(req.params._meta, extra.requestId) }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) }));
       await gw.taint(this.state, gw.resourceClassification(upstream));
       return r;
     });
@@ -135,16 +208,13 @@ export class AgentSession {
 
     s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
       await this.authenticate(extra);
-      const dot = req.params.name.indexOf('.');
-      if (dot < 1) throw new McpError(-32602, `unknown prompt ${q(req.params.name)}`);
-      const upstream = req.params.name.slice(0, dot);
-      const name = req.params.name.slice(dot + 1);
-      if (!gw.upstreams.promptsOf(upstream).some((p) => p.name === name)) throw new McpError(-32602, `unknown prompt ${q(req.params.name)}`);
+      const { upstream, name } = this.promptRef(req.params.name);
       const d = gw.authorizer.authorizePrompt(this.agent, this.state.task, upstream, name);
       await gw.auditDecision(this, 'prompt.get', req.params.name, d);
       if (d.decision !== 'allow') throw new McpError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
       const client = await this.upstreamClient(upstream);
-      return redactKnownValues(await client.getPrompt({ name, ...(req.params.arguments ? { arguments: req.params.arguments } : {}) }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) }));
+      const params = { name, ...(req.params.arguments ? { arguments: req.params.arguments } : {}), _meta: forwardedMeta(req.params._meta, extra.requestId) };
+      return redactKnownValues(await client.getPrompt(params, { signal: extra.signal, timeout: gw.timeoutMs(upstream) }));
     });
 
     s.setRequestHandler(SetLevelRequestSchema, async (req, extra) => {
@@ -161,6 +231,26 @@ export class AgentSession {
     s.setNotificationHandler(RootsListChangedNotificationSchema, async () => {
       for (const c of this.clients.values()) (await c.catch(() => null))?.sendRootsListChanged().catch(() => undefined);
     });
+  }
+
+  /** `<upstream>.<prompt>` → its parts, if the upstream offers that prompt. */
+  private promptRef(full: string): { upstream: string; name: string } {
+    const dot = full.indexOf('.');
+    const upstream = dot < 1 ? '' : full.slice(0, dot);
+    const name = full.slice(dot + 1);
+    if (!upstream || !this.gateway.upstreams.promptsOf(upstream).some((p) => p.name === name)) throw new McpError(-32602, `unknown prompt ${q(full)}`);
+    return { upstream, name };
+  }
+
+  /** The upstream of a resource this task may read (audited as `type`), or a protocol error saying why not. */
+  private async readableResource(uri: string, type: string): Promise<string> {
+    const gw = this.gateway;
+    const upstream = gw.upstreamOfResource(uri);
+    const d = gw.authorizer.authorizeResource(this.agent, this.state.task, uri);
+    await gw.auditDecision(this, type, uri, d);
+    if (d.decision !== 'allow') throw new McpError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
+    if (!upstream) throw new McpError(-32602, `no upstream offers resource ${q(uri)}`);
+    return upstream;
   }
 
   /** The client for an upstream: this session's own (`sharing: session`) or the shared one. */
@@ -206,13 +296,27 @@ export class AgentSession {
       capabilities,
       logger: this.gateway.logger,
       setup: (c) => {
-        // Server-to-client requests go back to this agent, and only what it said it supports.
-        if (capabilities.sampling) c.setRequestHandler(CreateMessageRequestSchema, (req, extra) => this.server.createMessage(req.params, { signal: extra.signal }));
-        if (capabilities.elicitation) c.setRequestHandler(ElicitRequestSchema, (req, extra) => this.server.elicitInput(req.params as never, { signal: extra.signal }));
-        if (capabilities.roots) c.setRequestHandler(ListRootsRequestSchema, (req, extra) => this.server.listRoots(req.params, { signal: extra.signal }));
-        c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.server.sendLoggingMessage(n.params).catch(() => undefined));
-        c.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => this.server.sendResourceUpdated(n.params).catch(() => undefined));
+        // Server-to-client requests go back to this agent, and only what it said it supports, on
+        // the stream of the agent's call they serve (a client need not open a GET stream).
+        const on = (extra: { requestId: RequestId; signal: AbortSignal }) => {
+          const relatedRequestId = linkOf(c)?.relatedOf(extra.requestId);
+          return relatedRequestId === undefined ? { signal: extra.signal } : { signal: extra.signal, relatedRequestId };
+        };
+        if (capabilities.sampling) c.setRequestHandler(CreateMessageRequestSchema, (req, extra) => this.server.createMessage(req.params, on(extra)));
+        if (capabilities.elicitation) c.setRequestHandler(ElicitRequestSchema, (req, extra) => this.server.elicitInput(req.params as never, on(extra)));
+        if (capabilities.roots) c.setRequestHandler(ListRootsRequestSchema, (req, extra) => this.server.listRoots(req.params, on(extra)));
+        c.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+          if (this.subscriptions.has(n.params.uri)) void this.server.sendResourceUpdated(n.params).catch(() => undefined);
+        });
         c.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.gateway.upstreams.refresh(name).catch(() => undefined));
+      },
+      onNotification: (n, agentRequest) => {
+        // Log messages: on the stream of the call that produced them, at the agent's level.
+        if (n.method !== 'notifications/message') return false;
+        const level = (n.params as { level?: LoggingLevel } | undefined)?.level;
+        if (this.logLevel && level && LEVELS.indexOf(level) < LEVELS.indexOf(this.logLevel)) return true;
+        void this.server.notification({ method: n.method, params: redactKnownValues(n.params) as never }, agentRequest === undefined ? undefined : { relatedRequestId: agentRequest }).catch(() => undefined);
+        return true;
       },
     });
     client.onclose = () => {
@@ -228,12 +332,16 @@ export class AgentSession {
     return client;
   }
 
-  /** Step 7 of the data path: forward with limits, progress and cancellation relayed. */
-  async forwardToolCall(tool: ToolSpec, args: Record<string, unknown>, extra: RequestExtra): Promise<CallToolResult> {
+  /**
+   * Step 7 of the data path: forward with limits, progress and cancellation relayed. The agent's
+   * `_meta` goes along (its progress token is replaced by the SDK's own and mapped back).
+   */
+  async forwardToolCall(tool: ToolSpec, args: Record<string, unknown>, extra: RequestExtra, meta?: Record<string, unknown>): Promise<CallToolResult> {
     const client = await this.upstreamClient(tool.upstream);
     const progressToken = extra._meta?.progressToken;
     const timeout = this.gateway.timeoutMs(tool.upstream);
-    const result = await client.request({ method: 'tools/call', params: { name: tool.remoteName, arguments: args } }, CallToolResultSchema, {
+    const params = { name: tool.remoteName, arguments: args, _meta: forwardedMeta(meta, extra.requestId) };
+    const result = await client.request({ method: 'tools/call', params }, CallToolResultSchema, {
       signal: extra.signal,
       timeout,
       resetTimeoutOnProgress: true,
@@ -249,9 +357,12 @@ export class AgentSession {
     return result as CallToolResult;
   }
 
-  async notifyListChanged(): Promise<void> {
+  /** Tells the agent which of its lists changed (tools by default: a policy reload changes what it may call). */
+  async notifyListChanged(change: { tools: boolean; resources: boolean; prompts: boolean } = { tools: true, resources: false, prompts: false }): Promise<void> {
     if (this.closed) return;
-    await this.server.sendToolListChanged().catch(() => undefined);
+    if (change.tools) await this.server.sendToolListChanged().catch(() => undefined);
+    if (change.resources) await this.server.sendResourceListChanged().catch(() => undefined);
+    if (change.prompts) await this.server.sendPromptListChanged().catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -265,6 +376,16 @@ export class AgentSession {
   }
 }
 
+const LEVELS: LoggingLevel[] = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+
+/** The agent's `_meta` without its progress token, plus the internal marker the link strips. */
+export function forwardedMeta(meta: Record<string, unknown> | undefined, agentRequest: RequestId): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(meta ?? {})) if (k !== 'progressToken' && k !== AGENT_REQUEST_META) out[k] = v;
+  out[AGENT_REQUEST_META] = agentRequest;
+  return out;
+}
+
 function toMcpTool(t: ToolSpec): Tool {
   const tool: Tool = {
     name: t.name,
@@ -273,5 +394,9 @@ function toMcpTool(t: ToolSpec): Tool {
   };
   if (t.title) tool.title = t.title;
   if (t.annotations) tool.annotations = t.annotations as Tool['annotations'];
+  if (t.outputSchema) tool.outputSchema = t.outputSchema as Tool['outputSchema'];
+  if (t.icons) tool.icons = t.icons as Tool['icons'];
+  if (t.meta) tool._meta = t.meta;
+  if (t.execution) tool.execution = t.execution as Tool['execution'];
   return tool;
 }

@@ -45,6 +45,22 @@ export class ArgumentValidator {
     return { kind: 'invalid', message: `invalid arguments for ${q(tool.name)}: ${detail}` };
   }
 
+  /**
+   * Null when a result fits the tool's pinned output schema (or it declares none); otherwise why
+   * not. As a direct MCP client would: a tool with an output schema must return matching
+   * `structuredContent` unless the result is an error.
+   */
+  checkOutput(tool: ToolSpec, result: { structuredContent?: unknown; isError?: boolean | undefined }): string | null {
+    const schema = tool.outputSchema;
+    if (!schema || result.isError) return null;
+    if (result.structuredContent === undefined) return `tool ${q(tool.name)} has an output schema but returned no structured content`;
+    const validate = this.validator(schema);
+    if (validate instanceof Error) return `the output schema of ${q(tool.name)} cannot be used (${validate.message})`;
+    if (validate(result.structuredContent)) return null;
+    const e = validate.errors?.[0];
+    return `structured content of ${q(tool.name)} does not match its pinned output schema: ${e?.instancePath ? `${q(e.instancePath.slice(1).replaceAll('/', '.'))} ` : ''}${e?.message ?? 'mismatch'}`;
+  }
+
   private validator(schema: Record<string, unknown>): ValidateFunction | Error {
     let v = this.compiled.get(schema);
     if (v) return v;

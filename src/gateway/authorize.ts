@@ -58,6 +58,11 @@ export function breakGlass(d: Decision): Decision {
 export class CallAuthorizer {
   private readonly schemas = new ArgumentValidator();
 
+  /** Why a tool's result does not fit its pinned output schema, or null. */
+  outputProblem(tool: ToolSpec, result: { structuredContent?: unknown; isError?: boolean | undefined }): string | null {
+    return this.schemas.checkOutput(tool, result);
+  }
+
   constructor(
     private readonly policy: PolicyService,
     private readonly clock: Clock,

@@ -142,7 +142,28 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
       return (answer = textResult(`denied by Mandate: ${reason} (decision ${decision.id})`));
     }
     // An upstream that echoes a secret it was given (its env, its Authorization header) must not hand it to the agent.
-    const result = redactKnownValues(await session.forwardToolCall(tool, args, extra));
+    let result: CallToolResult;
+    try {
+      result = redactKnownValues(await session.forwardToolCall(tool, args, extra, request.params?._meta as Record<string, unknown> | undefined));
+    } catch (err) {
+      // A JSON-RPC error the upstream answered stays a protocol error for the agent, with its
+      // code, message and data, as it would be on a direct connection. (Timeouts and lost
+      // connections are Mandate's to report, below.)
+      const upstreamError = protocolErrorOf(err);
+      if (upstreamError) {
+        reason = `upstream ${q(tool.upstream)} answered error ${upstreamError.code}: ${upstreamError.message}`;
+        thrown = upstreamError;
+        return undefined as never;
+      }
+      throw err;
+    }
+    const schemaProblem = gw.authorizer.outputProblem(tool, result);
+    if (schemaProblem) {
+      outcome = 'error';
+      reason = schemaProblem;
+      thrown = new McpError(-32602, schemaProblem);
+      return undefined as never;
+    }
     const size = JSON.stringify(result).length;
     const limit = gw.maxResultBytes(tool.upstream);
     if (size > limit) {
@@ -157,8 +178,8 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     return (answer = result);
   } catch (err) {
     if (err instanceof McpError && err.code === -32602) {
-      reason = err.message;
-      thrown = err;
+      reason = err.message.replace(MCP_PREFIX, '');
+      thrown = new McpError(err.code, reason, err.data);
       return undefined as never;
     }
     if (err instanceof MandateError && err.code === 'invalid_token') {
@@ -195,6 +216,17 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     if (thrown) throw thrown;
     return answer!;
   }
+}
+
+const MCP_PREFIX = /^MCP error -?\d+: /;
+
+/**
+ * The upstream's own JSON-RPC error, rebuilt without the SDK's "MCP error <code>:" prefix (the
+ * agent's SDK adds it once more). Null for timeouts (-32001) and lost connections (-32000).
+ */
+export function protocolErrorOf(err: unknown): McpError | null {
+  if (!(err instanceof McpError) || err.code === -32000 || err.code === -32001) return null;
+  return new McpError(err.code, redactKnownValues(err.message.replace(MCP_PREFIX, '')), err.data === undefined ? undefined : redactKnownValues(err.data));
 }
 
 /** What the decision event (before forwarding) and the outcome event (after) both say about a call. */

@@ -13,6 +13,9 @@ export interface DiscoveredTool {
   inputSchema?: Record<string, unknown> | undefined;
   outputSchema?: Record<string, unknown> | undefined;
   annotations?: Record<string, unknown> | undefined;
+  icons?: unknown[] | undefined;
+  _meta?: Record<string, unknown> | undefined;
+  execution?: Record<string, unknown> | undefined;
 }
 
 /** Risk from MCP annotations, with the spec's defaults (readOnly false, destructive true, openWorld true). */
@@ -93,6 +96,10 @@ export class ToolCatalog implements ToolLookup {
           inputSchema: d?.inputSchema ?? cfg?.inputSchema,
           resources: { ...upstreamResources(u, d?.inputSchema ?? cfg?.inputSchema), ...(cfg?.resources ?? {}) },
           annotations: d?.annotations,
+          outputSchema: d?.outputSchema,
+          icons: d?.icons,
+          meta: d?._meta,
+          execution: d?.execution,
           discovered: found.has(name),
           blocked: this.blocked.get(upstream)?.get(name) ?? null,
         });

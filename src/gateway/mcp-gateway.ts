@@ -4,7 +4,7 @@
 // here and in the one authorizer; the data path of a call is `call-tool.ts`.
 
 import { randomUUID } from 'node:crypto';
-import { isInitializeRequest, type Prompt, type Resource } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializeRequest, type Prompt, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -96,9 +96,9 @@ export class McpGateway {
     d.revocations.onAgentStopped((agentId) => {
       for (const [id, s] of this.sessions) if (s.agent.id === agentId) d.faults.guard('end sessions of a stopped agent', this.closeSession(id, 'agent stopped'));
     });
-    d.upstreams.onChange(() => {
-      this.catalogVersion++;
-      for (const s of this.sessions.values()) d.faults.guard('notify list change', s.notifyListChanged());
+    d.upstreams.onChange((_upstream, change) => {
+      if (change.tools) this.catalogVersion++;
+      for (const s of this.sessions.values()) d.faults.guard('notify list change', s.notifyListChanged(change));
     });
     d.policy.onReload(() => {
       for (const s of this.sessions.values()) d.faults.guard('notify list change', s.notifyListChanged());
@@ -306,6 +306,20 @@ export class McpGateway {
           continue;
         }
         if (state.task.scope.resources.some((p) => globMatch(p, uri))) out.push(r);
+      }
+    }
+    return out;
+  }
+
+  /** Resource templates of the upstreams whose resources this task may read at all. */
+  visibleTemplates(state: TaskState): ResourceTemplate[] {
+    const out: ResourceTemplate[] = [];
+    for (const name of this.upstreams.names()) {
+      for (const t of this.upstreams.resourcesOf(name).templates) {
+        // A template is shown when a URI it can produce may fall inside the task's resources:
+        // its fixed prefix (up to the first `{`) is a prefix of, or matched by, a declared pattern.
+        const fixed = t.uriTemplate.split('{')[0]!;
+        if (state.task.scope.resources.some((p) => p.startsWith(fixed) || fixed.startsWith(p.split('*')[0]!) || globMatch(p, fixed))) out.push(t);
       }
     }
     return out;

@@ -11,7 +11,9 @@ import type { ToolPin, ToolPinStore } from '../storage/types.js';
 import type { DiscoveredTool } from './catalog.js';
 
 export function pinnedDefinition(t: DiscoveredTool): Record<string, unknown> {
-  return { name: t.name, description: t.description ?? '', inputSchema: t.inputSchema ?? {}, annotations: t.annotations ?? {} };
+  // The output schema joined the pinned definition later: present only when declared, so pins of
+  // tools without one keep their hash.
+  return { name: t.name, description: t.description ?? '', inputSchema: t.inputSchema ?? {}, annotations: t.annotations ?? {}, ...(t.outputSchema ? { outputSchema: t.outputSchema } : {}) };
 }
 
 export function definitionHash(t: DiscoveredTool): string {
@@ -22,9 +24,9 @@ export function definitionHash(t: DiscoveredTool): string {
 export async function acceptedDefinitions(store: Pick<ToolPinStore, 'listToolPins'>, upstream: string): Promise<DiscoveredTool[]> {
   const out: DiscoveredTool[] = [];
   for (const p of await store.listToolPins(upstream)) {
-    const d = p.acceptedDefinition as { description?: string; inputSchema?: Record<string, unknown>; annotations?: Record<string, unknown> } | null;
+    const d = p.acceptedDefinition as { description?: string; inputSchema?: Record<string, unknown>; outputSchema?: Record<string, unknown>; annotations?: Record<string, unknown> } | null;
     if (!d || p.acceptedHash === null) continue;
-    out.push({ name: p.tool, description: d.description, inputSchema: d.inputSchema, annotations: d.annotations && Object.keys(d.annotations).length ? d.annotations : undefined });
+    out.push({ name: p.tool, description: d.description, inputSchema: d.inputSchema, outputSchema: d.outputSchema, annotations: d.annotations && Object.keys(d.annotations).length ? d.annotations : undefined });
   }
   return out;
 }

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { MandateError, q } from '../core/errors.js';
 import { isSecretKey, redactText } from '../audit/redact.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { isJSONRPCRequest, type JSONRPCMessage, type JSONRPCNotification, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { UpstreamHttpTransport } from './upstream-http-transport.js';
 
 export const MANDATE_CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
@@ -59,6 +60,11 @@ export interface ConnectOptions {
   /** Called with the client before connecting, to install request and notification handlers. */
   setup?: (client: Client) => void;
   connectTimeoutMs?: number;
+  /**
+   * Sees each notification the upstream sends (before the SDK does), with the agent request it
+   * relates to; returns true when it handled it (logging messages, relayed on the right stream).
+   */
+  onNotification?: (n: JSONRPCNotification, agentRequest: RequestId | undefined) => boolean;
 }
 
 export async function connectUpstream(o: ConnectOptions): Promise<Client> {
@@ -109,22 +115,90 @@ export async function connectUpstream(o: ConnectOptions): Promise<Client> {
   } finally {
     clearTimeout(timer);
   }
-  keepNotificationsBeforeResponses(transport);
+  links.set(client, linkTransport(transport, Boolean(config.command), o.onNotification));
   return client;
 }
 
 /**
- * The SDK dispatches notifications one microtask late but responses at once, and drops a
- * request's progress handler with its response: a progress notification that arrives in the
- * same chunk as the result (an upstream that reports its last step and returns) was lost. A
- * response is handed on one microtask later, so everything the upstream sent before it is
- * dispatched first, in order.
+ * Marks a request Mandate forwards for an agent with the agent's request id. The link strips it
+ * before the request leaves (the upstream never sees it) and remembers which agent request each
+ * upstream request serves.
  */
-function keepNotificationsBeforeResponses(transport: { onmessage?: ((m: JSONRPCMessage, extra?: never) => void) | undefined }): void {
-  const deliver = transport.onmessage;
-  if (!deliver) return;
-  transport.onmessage = (message, extra) => {
-    if ('id' in message && !('method' in message)) queueMicrotask(() => deliver(message, extra));
-    else deliver(message, extra);
+export const AGENT_REQUEST_META = 'io.mandate.internal/agent-request';
+
+/** What the link knows about one upstream connection. */
+export interface UpstreamLink {
+  /** The agent request that a request the upstream sent us (sampling, elicitation, roots) relates to. */
+  relatedOf(upstreamRequestId: RequestId): RequestId | undefined;
+}
+
+const links = new WeakMap<Client, UpstreamLink>();
+
+export function linkOf(client: Client): UpstreamLink | undefined {
+  return links.get(client);
+}
+
+type Deliver = (m: JSONRPCMessage, extra?: MessageExtraInfo) => void;
+
+/**
+ * Sits between the transport and the SDK's protocol, both ways:
+ * - Order: the SDK dispatches notifications one microtask late but responses at once, and drops
+ *   a request's progress handler with its response, so a progress notification that arrived in
+ *   the same chunk as the result was lost. A response is handed on one microtask later, so
+ *   everything the upstream sent before it is dispatched first, in order.
+ * - Relation: what an upstream sends while serving a call (sampling, elicitation and roots
+ *   requests, log messages) belongs on that call's stream to the agent, not on a GET stream the
+ *   agent may not have. An HTTP upstream says which request a message relates to by the stream
+ *   it arrives on; over stdio there is one stream, and the call in flight (the latest, if several)
+ *   is the one it relates to.
+ */
+function linkTransport(transport: { onmessage?: Deliver | undefined; send(m: JSONRPCMessage, o?: TransportSendOptions): Promise<void> }, singleStream: boolean, onNotification: ConnectOptions['onNotification']): UpstreamLink {
+  const agentOf = new Map<RequestId, RequestId>();
+  const inflight: RequestId[] = [];
+  const related = new Map<RequestId, RequestId>();
+  const forget = (id: RequestId) => {
+    if (!agentOf.delete(id)) return;
+    const i = inflight.lastIndexOf(id);
+    if (i >= 0) inflight.splice(i, 1);
   };
+  const send = transport.send.bind(transport);
+  transport.send = (message, options) => {
+    if (isJSONRPCRequest(message)) {
+      const meta = message.params?._meta as Record<string, unknown> | undefined;
+      if (meta && AGENT_REQUEST_META in meta) {
+        const { [AGENT_REQUEST_META]: agentRequest, ...rest } = meta;
+        agentOf.set(message.id, agentRequest as RequestId);
+        inflight.push(message.id);
+        const params: Record<string, unknown> = { ...message.params };
+        if (Object.keys(rest).length) params._meta = rest;
+        else delete params._meta;
+        message = { ...message, params };
+      }
+    } else if ('id' in message && !('method' in message)) {
+      if (message.id !== undefined) related.delete(message.id); // our answer to the upstream's request
+    }
+    return send(message, options);
+  };
+  const deliver = transport.onmessage;
+  if (deliver) {
+    transport.onmessage = (message, extra) => {
+      if ('id' in message && !('method' in message)) {
+        const id = message.id;
+        queueMicrotask(() => {
+          deliver(message, extra);
+          if (id !== undefined) forget(id);
+        });
+        return;
+      }
+      const upstreamRequest = (extra as { relatedRequestId?: RequestId } | undefined)?.relatedRequestId ?? (singleStream ? inflight[inflight.length - 1] : undefined);
+      const agentRequest = upstreamRequest === undefined ? undefined : agentOf.get(upstreamRequest);
+      if ('id' in message) {
+        if (agentRequest !== undefined && message.id !== undefined) related.set(message.id, agentRequest);
+      } else if (onNotification?.(message as JSONRPCNotification, agentRequest)) {
+        return;
+      }
+      deliver(message, extra);
+    };
+  }
+  return { relatedOf: (id) => related.get(id) };
 }

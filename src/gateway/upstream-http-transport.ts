@@ -11,7 +11,7 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { isInitializedNotification, isJSONRPCRequest, JSONRPCMessageSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializedNotification, isJSONRPCRequest, JSONRPCMessageSchema, type JSONRPCMessage, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
@@ -34,7 +34,8 @@ export class UpstreamHttpError extends Error {
 }
 
 export class UpstreamHttpTransport implements Transport {
-  onmessage?: ((message: JSONRPCMessage) => void) | undefined;
+  /** `extra.relatedRequestId`: the request whose POST stream carried the message (none on the GET stream). */
+  onmessage?: ((message: JSONRPCMessage, extra?: MessageExtraInfo) => void) | undefined;
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   sessionId?: string | undefined;
@@ -122,13 +123,13 @@ export class UpstreamHttpTransport implements Transport {
   }
 
   /** One JSON-RPC message from the upstream, checked for shape before the protocol sees it. */
-  private deliver(raw: unknown): void {
+  private deliver(raw: unknown, relatedRequestId?: RequestId): void {
     const m = JSONRPCMessageSchema.safeParse(raw);
     if (!m.success) {
       this.onerror?.(new Error('upstream sent something that is not a JSON-RPC message'));
       return;
     }
-    this.onmessage?.(m.data);
+    this.onmessage?.(m.data, relatedRequestId === undefined ? undefined : ({ relatedRequestId } as MessageExtraInfo));
   }
 
   /** Parses an SSE stream as it arrives: `data:` lines up to a blank line make one message. */
@@ -158,7 +159,7 @@ export class UpstreamHttpTransport implements Transport {
               continue;
             }
             if (!answered && (parsed as { id?: unknown } | null)?.id === awaiting && !('method' in (parsed as object))) answered = true;
-            this.deliver(parsed);
+            this.deliver(parsed, awaiting);
           }
           continue;
         }

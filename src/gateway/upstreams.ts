@@ -4,7 +4,19 @@
 
 import { redactText } from '../audit/redact.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ToolListChangedNotificationSchema, type Prompt, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  McpError,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type ClientCapabilities,
+  type Prompt,
+  type Resource,
+  type ResourceTemplate,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { DiscoveredTool, ToolCatalog } from './catalog.js';
@@ -30,6 +42,7 @@ interface Entry {
   resources: Resource[];
   templates: ResourceTemplate[];
   prompts: Prompt[];
+  instructions: string | undefined;
   blocked: number;
   lastError: string | null;
   restarts: number;
@@ -39,10 +52,37 @@ interface Entry {
 
 const MAX_PAGES = 50;
 
+/**
+ * What the discovery connection declares: everything Mandate can relay to an agent, so tools an
+ * upstream offers only to capable clients (sampling, elicitation, roots) are discovered. Each
+ * agent session then connects with exactly what that agent declared.
+ */
+export const DISCOVERY_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
+
+/** What changed in one rediscovery, so agents hear about each list that did. */
+export interface UpstreamChange {
+  tools: boolean;
+  resources: boolean;
+  prompts: boolean;
+}
+
+/** Every page of a list (bounded), the way a direct client pages through it. */
+async function allPages<T>(list: (cursor: string | undefined) => Promise<{ items: T[]; nextCursor?: string | undefined }>): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const r = await list(cursor);
+    out.push(...r.items);
+    cursor = r.nextCursor;
+    if (!cursor) break;
+  }
+  return out;
+}
+
 export class UpstreamManager {
   private readonly entries = new Map<string, Entry>();
   private closing = false;
-  private readonly changeListeners = new Set<(upstream: string) => void>();
+  private readonly changeListeners = new Set<(upstream: string, change: UpstreamChange) => void>();
 
   constructor(
     private readonly upstreams: Record<string, UpstreamConfig>,
@@ -54,7 +94,7 @@ export class UpstreamManager {
   ) {
     for (const [name, config] of Object.entries(upstreams)) {
       if (!hasTransport(config)) continue;
-      this.entries.set(name, { name, config, client: null, connecting: null, resources: [], templates: [], prompts: [], blocked: 0, lastError: null, restarts: 0, retryTimer: null, backoffMs: 1000 });
+      this.entries.set(name, { name, config, client: null, connecting: null, resources: [], templates: [], prompts: [], instructions: undefined, blocked: 0, lastError: null, restarts: 0, retryTimer: null, backoffMs: 1000 });
     }
   }
 
@@ -75,7 +115,7 @@ export class UpstreamManager {
   }
 
   /** Called when anything an upstream offers changed (sessions forward list_changed). */
-  onChange(listener: (upstream: string) => void): () => void {
+  onChange(listener: (upstream: string, change: UpstreamChange) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
   }
@@ -96,6 +136,17 @@ export class UpstreamManager {
 
   promptsOf(name: string): Prompt[] {
     return this.entries.get(name)?.prompts ?? [];
+  }
+
+  /** The upstream's own `instructions`, as its initialize answer gave them. */
+  instructionsOf(name: string): string | undefined {
+    return this.entries.get(name)?.instructions;
+  }
+
+  /** Whether the upstream's discovery connection declared a server capability (`completions`, resource `subscribe` …). */
+  offers(name: string, test: (caps: NonNullable<ReturnType<Client['getServerCapabilities']>>) => unknown): boolean {
+    const caps = this.entries.get(name)?.client?.getServerCapabilities();
+    return Boolean(caps && test(caps));
   }
 
   names(): string[] {
@@ -133,10 +184,22 @@ export class UpstreamManager {
           config: e.config,
           baseDir: this.baseDir,
           logger: this.logger,
+          capabilities: DISCOVERY_CAPABILITIES,
           setup: (c) => {
-            c.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+            const rediscover = async () => {
               await this.discover(e, c).catch((err) => this.logger?.warn({ upstream: e.name, err: (err as Error).message }, 'rediscovery failed'));
-            });
+            };
+            c.setNotificationHandler(ToolListChangedNotificationSchema, rediscover);
+            c.setNotificationHandler(ResourceListChangedNotificationSchema, rediscover);
+            c.setNotificationHandler(PromptListChangedNotificationSchema, rediscover);
+            // This connection serves no agent: what needs one is refused, clearly. (Calls made
+            // for an agent go over that agent's own connection, which relays these.)
+            const noAgent = () => {
+              throw new McpError(-32603, `Mandate's discovery connection to ${e.name} has no agent to ask; requests like this are relayed only during an agent's own session`);
+            };
+            c.setRequestHandler(CreateMessageRequestSchema, noAgent);
+            c.setRequestHandler(ElicitRequestSchema, noAgent);
+            c.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [] }));
           },
         });
         client.onclose = () => this.lost(e, client);
@@ -183,23 +246,49 @@ export class UpstreamManager {
       let cursor: string | undefined;
       for (let page = 0; page < MAX_PAGES; page++) {
         const r = await client.listTools(cursor ? { cursor } : undefined);
-        for (const t of r.tools) tools.push({ name: t.name, title: t.title, description: t.description, inputSchema: t.inputSchema as Record<string, unknown>, outputSchema: t.outputSchema as Record<string, unknown> | undefined, annotations: t.annotations as Record<string, unknown> | undefined });
+        for (const t of r.tools)
+          tools.push({
+            name: t.name,
+            title: t.title,
+            description: t.description,
+            inputSchema: t.inputSchema as Record<string, unknown>,
+            outputSchema: t.outputSchema as Record<string, unknown> | undefined,
+            annotations: t.annotations as Record<string, unknown> | undefined,
+            icons: t.icons,
+            _meta: t._meta,
+            execution: t.execution as Record<string, unknown> | undefined,
+          });
         cursor = r.nextCursor;
         if (!cursor) break;
       }
     }
+    const resourcesBefore = JSON.stringify([e.resources, e.templates]);
+    const promptsBefore = JSON.stringify(e.prompts);
     if (caps.resources) {
-      e.resources = (await client.listResources().catch(() => ({ resources: [] as Resource[] }))).resources;
-      e.templates = (await client.listResourceTemplates().catch(() => ({ resourceTemplates: [] as ResourceTemplate[] }))).resourceTemplates;
+      e.resources = await allPages(async (cursor) => {
+        const r = await client.listResources(cursor ? { cursor } : undefined);
+        return { items: r.resources, nextCursor: r.nextCursor };
+      }).catch(() => [] as Resource[]);
+      e.templates = await allPages(async (cursor) => {
+        const r = await client.listResourceTemplates(cursor ? { cursor } : undefined);
+        return { items: r.resourceTemplates, nextCursor: r.nextCursor };
+      }).catch(() => [] as ResourceTemplate[]);
     }
-    if (caps.prompts) e.prompts = (await client.listPrompts().catch(() => ({ prompts: [] as Prompt[] }))).prompts;
+    if (caps.prompts)
+      e.prompts = await allPages(async (cursor) => {
+        const r = await client.listPrompts(cursor ? { cursor } : undefined);
+        return { items: r.prompts, nextCursor: r.nextCursor };
+      }).catch(() => [] as Prompt[]);
+    e.instructions = client.getInstructions();
     const review = await this.pins.review(e.name, tools);
     e.blocked = review.blocked.size;
-    const changed = this.catalog.setDiscovered(e.name, review.accepted, review.blocked);
-    if (changed) {
-      await this.onCatalogChanged();
-      for (const l of this.changeListeners) l(e.name);
-    }
+    const change: UpstreamChange = {
+      tools: this.catalog.setDiscovered(e.name, review.accepted, review.blocked),
+      resources: resourcesBefore !== JSON.stringify([e.resources, e.templates]),
+      prompts: promptsBefore !== JSON.stringify(e.prompts),
+    };
+    if (change.tools) await this.onCatalogChanged();
+    if (change.tools || change.resources || change.prompts) for (const l of this.changeListeners) l(e.name, change);
   }
 
   async close(): Promise<void> {
