@@ -90,6 +90,11 @@ export class PolicyWatcher {
     this.timer.unref();
   }
 
+  /** Compares with the baseline now (after start: what changed before the watch began). */
+  recheck(why: string): void {
+    this.check(why);
+  }
+
   private check(why: string): void {
     const now = policyDirHash(this.dir);
     if (now === this.last) return;

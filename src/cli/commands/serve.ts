@@ -21,6 +21,10 @@ export function registerServeCommand(program: Command): void {
         // Every log line goes through the same redaction as audit: secret values wherever they
         // appear (an upstream error echoing its Authorization header), secret-named keys, tokens.
         const logger = pino({ level: config.logging.level, redact: { paths: LOG_REDACT, censor: '[redacted]' }, base: { service: 'mandate' }, formatters: { log: (o) => redactSecrets(o) } });
+        // The watcher's baseline is taken before the policies are loaded: a save that lands while
+        // the server starts is then seen as a change (and reloaded), never taken as the baseline.
+        let onPolicyChange: (why: string) => void = () => undefined;
+        const watcher = new PolicyWatcher(config.policyDir, (why) => onPolicyChange(why));
         const m = await createMandate({ config, logger });
         // No background failure may take the process down: logged and counted instead.
         process.on('unhandledRejection', (err) => m.faults.note('unhandled rejection', err));
@@ -56,7 +60,9 @@ export function registerServeCommand(program: Command): void {
         };
         // Every save is seen, atomic replaces included (the directory is watched by name, and its
         // content hash is checked every few seconds in case an event was missed).
-        new PolicyWatcher(config.policyDir, (why) => reload(why)).start();
+        onPolicyChange = reload;
+        watcher.start();
+        watcher.recheck('file change while starting');
         process.on('SIGHUP', () => reload('SIGHUP'));
         let closing = false;
         const shutdown = (sig: string) => {
