@@ -14,6 +14,9 @@ import {
   UnsubscribeRequestSchema,
   CallToolResultSchema,
   CreateMessageRequestSchema,
+  CreateMessageResultSchema,
+  ElicitResultSchema,
+  ListRootsResultSchema,
   ElicitRequestSchema,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
@@ -21,8 +24,10 @@ import {
   ListResourceTemplatesRequestSchema,
   ListRootsRequestSchema,
   ListToolsRequestSchema,
+  LoggingMessageNotificationSchema,
   McpError,
   ReadResourceRequestSchema,
+  ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
   RootsListChangedNotificationSchema,
   SetLevelRequestSchema,
@@ -31,18 +36,21 @@ import {
   type ClientCapabilities,
   type LoggingLevel,
   type RequestId,
+  type Resource,
   type ServerCapabilities,
   type ServerNotification,
   type ServerRequest,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
 import { MandateError, q } from '../core/errors.js';
 import { redactKnownValues } from '../audit/redact.js';
 import type { ToolSpec } from '../core/tool.js';
 import type { Agent } from '../storage/types.js';
 import { callTool } from './call-tool.js';
+import { protocolError, protocolErrorOf } from './protocol-error.js';
 import type { McpGateway, TaskState } from './mcp-gateway.js';
-import { AGENT_REQUEST_META, connectUpstream, linkOf } from './upstream-client.js';
+import { AGENT_REQUEST_META, connectUpstream, linkOf, relatedNotification } from './upstream-client.js';
 
 export type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -52,7 +60,7 @@ function page<T>(items: T[], cursor: string | undefined): { items: T[]; nextCurs
   let offset = 0;
   if (cursor !== undefined) {
     const n = Number.parseInt(Buffer.from(cursor, 'base64url').toString(), 10);
-    if (!Number.isInteger(n) || n < 0 || n > items.length) throw new McpError(-32602, `invalid cursor ${q(cursor)}`);
+    if (!Number.isInteger(n) || n < 0 || n > items.length) throw protocolError(-32602, `invalid cursor ${q(cursor)}`);
     offset = n;
   }
   const slice = items.slice(offset, offset + PAGE);
@@ -70,6 +78,9 @@ export class AgentSession {
   private logLevel: LoggingLevel | undefined;
   /** Resource URIs this agent subscribed to: only their updates reach it. */
   readonly subscriptions = new Set<string>();
+  /** Resource lists of this session's own upstream connections, once they changed during the session. */
+  private readonly ownResources = new Map<string, Resource[]>();
+  private readonly relist = new Map<string, Promise<void>>();
   private readonly capabilities: ServerCapabilities;
 
   constructor(
@@ -130,7 +141,8 @@ export class AgentSession {
 
     s.setRequestHandler(ListResourcesRequestSchema, async (req, extra) => {
       await this.authenticate(extra);
-      const p = page(gw.visibleResources(this.state), req.params?.cursor);
+      await Promise.all(this.relist.values());
+      const p = page(gw.visibleResources(this.state, this.ownResources), req.params?.cursor);
       return p.nextCursor ? { resources: p.items, nextCursor: p.nextCursor } : { resources: p.items };
     });
 
@@ -148,9 +160,9 @@ export class AgentSession {
       await this.authenticate(extra);
       const uri = req.params.uri;
       const upstream = await this.readableResource(uri, 'resource.subscribe');
-      if (!gw.upstreams.offers(upstream, (c) => c.resources?.subscribe)) throw new McpError(-32601, `upstream ${q(upstream)} does not offer resource subscriptions`);
+      if (!gw.upstreams.offers(upstream, (c) => c.resources?.subscribe)) throw protocolError(-32601, `upstream ${q(upstream)} does not offer resource subscriptions`);
       const client = await this.upstreamClient(upstream);
-      const r = await client.subscribeResource({ uri }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) });
+      const r = await this.relayed(upstream, client.subscribeResource({ uri }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) }));
       this.subscriptions.add(uri);
       return r;
     });
@@ -161,7 +173,7 @@ export class AgentSession {
       this.subscriptions.delete(uri);
       if (!upstream) return {};
       const client = await this.upstreamClient(upstream);
-      return client.unsubscribeResource({ uri }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) });
+      return this.relayed(upstream, client.unsubscribeResource({ uri }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) }));
     });
 
     // Completions: for a prompt this task may get, or a resource template it may read from.
@@ -173,21 +185,21 @@ export class AgentSession {
       if (ref.type === 'ref/prompt') {
         const { upstream: u, name } = this.promptRef(ref.name);
         const d = gw.authorizer.authorizePrompt(this.agent, this.state.task, u, name);
-        if (d.decision !== 'allow') throw new McpError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
+        if (d.decision !== 'allow') throw protocolError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
         upstream = u;
         params = { ...req.params, ref: { ...ref, name } };
       } else {
         const uri = (ref as { uri: string }).uri;
         const found = gw.upstreams.names().find((n) => gw.upstreams.resourcesOf(n).templates.some((t) => t.uriTemplate === uri) || gw.upstreams.resourcesOf(n).resources.some((r) => r.uri === uri));
         if (!found || (!gw.visibleTemplates(this.state).some((t) => t.uriTemplate === uri) && !gw.visibleResources(this.state).some((r) => r.uri === uri))) {
-          throw new McpError(-32602, `no resource template ${q(uri)} in this task's resources`);
+          throw protocolError(-32602, `no resource template ${q(uri)} in this task's resources`);
         }
         upstream = found;
         params = req.params;
       }
       if (!gw.upstreams.offers(upstream, (c) => c.completions)) return { completion: { values: [] } };
       const client = await this.upstreamClient(upstream);
-      return client.complete(params, { signal: extra.signal, timeout: gw.timeoutMs(upstream) });
+      return this.relayed(upstream, client.complete(params, { signal: extra.signal, timeout: gw.timeoutMs(upstream) }));
     });
 
     s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
@@ -195,7 +207,7 @@ export class AgentSession {
       const uri = req.params.uri;
       const upstream = await this.readableResource(uri, 'resource.read');
       const client = await this.upstreamClient(upstream);
-      const r = redactKnownValues(await client.readResource({ uri, _meta: forwardedMeta(req.params._meta, extra.requestId) }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) }));
+      const r = redactKnownValues(await this.relayed(upstream, client.readResource({ uri, _meta: forwardedMeta(req.params._meta, extra.requestId) }, { signal: extra.signal, timeout: gw.timeoutMs(upstream) })));
       await gw.taint(this.state, gw.resourceClassification(upstream));
       return r;
     });
@@ -211,10 +223,10 @@ export class AgentSession {
       const { upstream, name } = this.promptRef(req.params.name);
       const d = gw.authorizer.authorizePrompt(this.agent, this.state.task, upstream, name);
       await gw.auditDecision(this, 'prompt.get', req.params.name, d);
-      if (d.decision !== 'allow') throw new McpError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
+      if (d.decision !== 'allow') throw protocolError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
       const client = await this.upstreamClient(upstream);
       const params = { name, ...(req.params.arguments ? { arguments: req.params.arguments } : {}), _meta: forwardedMeta(req.params._meta, extra.requestId) };
-      return redactKnownValues(await client.getPrompt(params, { signal: extra.signal, timeout: gw.timeoutMs(upstream) }));
+      return redactKnownValues(await this.relayed(upstream, client.getPrompt(params, { signal: extra.signal, timeout: gw.timeoutMs(upstream) })));
     });
 
     s.setRequestHandler(SetLevelRequestSchema, async (req, extra) => {
@@ -233,23 +245,46 @@ export class AgentSession {
     });
   }
 
+  /** Every page of the resources this session's own upstream connection lists now. */
+  private async listOwnResources(c: Client): Promise<Resource[]> {
+    const out: Resource[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < 50; i++) {
+      const r = await c.listResources(cursor ? { cursor } : undefined);
+      out.push(...r.resources);
+      cursor = r.nextCursor;
+      if (!cursor) break;
+    }
+    return out;
+  }
+
+  /** An upstream's answer, or its JSON-RPC error as it sent it (or Mandate's account of a timeout or lost connection). */
+  private async relayed<T>(upstream: string, p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      throw protocolErrorOf(err) ?? protocolError(-32603, this.gateway.describeUpstreamError(err, upstream));
+    }
+  }
+
   /** `<upstream>.<prompt>` → its parts, if the upstream offers that prompt. */
   private promptRef(full: string): { upstream: string; name: string } {
     const dot = full.indexOf('.');
     const upstream = dot < 1 ? '' : full.slice(0, dot);
     const name = full.slice(dot + 1);
-    if (!upstream || !this.gateway.upstreams.promptsOf(upstream).some((p) => p.name === name)) throw new McpError(-32602, `unknown prompt ${q(full)}`);
+    if (!upstream || !this.gateway.upstreams.promptsOf(upstream).some((p) => p.name === name)) throw protocolError(-32602, `unknown prompt ${q(full)}`);
     return { upstream, name };
   }
 
   /** The upstream of a resource this task may read (audited as `type`), or a protocol error saying why not. */
   private async readableResource(uri: string, type: string): Promise<string> {
     const gw = this.gateway;
-    const upstream = gw.upstreamOfResource(uri);
+    await Promise.all(this.relist.values());
+    const upstream = [...this.ownResources].find(([, list]) => list.some((r) => r.uri === uri))?.[0] ?? gw.upstreamOfResource(uri);
     const d = gw.authorizer.authorizeResource(this.agent, this.state.task, uri);
     await gw.auditDecision(this, type, uri, d);
-    if (d.decision !== 'allow') throw new McpError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
-    if (!upstream) throw new McpError(-32602, `no upstream offers resource ${q(uri)}`);
+    if (d.decision !== 'allow') throw protocolError(-32001, `denied by Mandate: ${d.reasons.join('; ')} (decision ${d.id})`);
+    if (!upstream) throw protocolError(-32602, `no upstream offers resource ${q(uri)}`);
     return upstream;
   }
 
@@ -302,21 +337,32 @@ export class AgentSession {
           const relatedRequestId = linkOf(c)?.relatedOf(extra.requestId);
           return relatedRequestId === undefined ? { signal: extra.signal } : { signal: extra.signal, relatedRequestId };
         };
-        if (capabilities.sampling) c.setRequestHandler(CreateMessageRequestSchema, (req, extra) => this.server.createMessage(req.params, on(extra)));
-        if (capabilities.elicitation) c.setRequestHandler(ElicitRequestSchema, (req, extra) => this.server.elicitInput(req.params as never, on(extra)));
-        if (capabilities.roots) c.setRequestHandler(ListRootsRequestSchema, (req, extra) => this.server.listRoots(req.params, on(extra)));
+        // Relayed as they are: the upstream asked, the agent answers, the upstream judges the
+        // answer (the SDK's own helpers would check it against the request here instead).
+        const relay = <T extends z.ZodType>(method: string, schema: T) => (req: { params?: unknown }, extra: { requestId: RequestId; signal: AbortSignal }) =>
+          this.server.request({ method, params: req.params as Record<string, unknown> }, schema, on(extra));
+        if (capabilities.sampling) c.setRequestHandler(CreateMessageRequestSchema, relay('sampling/createMessage', CreateMessageResultSchema) as never);
+        if (capabilities.elicitation) c.setRequestHandler(ElicitRequestSchema, relay('elicitation/create', ElicitResultSchema) as never);
+        if (capabilities.roots) c.setRequestHandler(ListRootsRequestSchema, relay('roots/list', ListRootsResultSchema) as never);
         c.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
-          if (this.subscriptions.has(n.params.uri)) void this.server.sendResourceUpdated(n.params).catch(() => undefined);
+          const { agentRequest, params } = relatedNotification(n.params);
+          if (this.subscriptions.has(params.uri)) void this.server.notification({ method: n.method, params }, related(agentRequest)).catch(() => undefined);
+        });
+        // Resources this session's upstream created or dropped: its own list is read again (the
+        // discovery connection is another session and would not have them), and the agent is
+        // told at once, on the call's stream if a call caused it.
+        c.setNotificationHandler(ResourceListChangedNotificationSchema, (n) => {
+          const { agentRequest } = relatedNotification(n.params ?? {});
+          this.relist.set(name, this.listOwnResources(c).then((list) => void this.ownResources.set(name, list)).catch(() => undefined));
+          void this.server.notification({ method: n.method }, related(agentRequest)).catch(() => undefined);
         });
         c.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.gateway.upstreams.refresh(name).catch(() => undefined));
-      },
-      onNotification: (n, agentRequest) => {
         // Log messages: on the stream of the call that produced them, at the agent's level.
-        if (n.method !== 'notifications/message') return false;
-        const level = (n.params as { level?: LoggingLevel } | undefined)?.level;
-        if (this.logLevel && level && LEVELS.indexOf(level) < LEVELS.indexOf(this.logLevel)) return true;
-        void this.server.notification({ method: n.method, params: redactKnownValues(n.params) as never }, agentRequest === undefined ? undefined : { relatedRequestId: agentRequest }).catch(() => undefined);
-        return true;
+        c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+          const { agentRequest, params } = relatedNotification(n.params);
+          if (this.logLevel && LEVELS.indexOf(params.level) < LEVELS.indexOf(this.logLevel)) return;
+          void this.server.notification({ method: n.method, params: redactKnownValues(params) }, agentRequest === undefined ? undefined : { relatedRequestId: agentRequest }).catch(() => undefined);
+        });
       },
     });
     client.onclose = () => {
@@ -375,6 +421,8 @@ export class AgentSession {
     await this.server.close().catch(() => undefined);
   }
 }
+
+const related = (agentRequest: RequestId | undefined) => (agentRequest === undefined ? undefined : { relatedRequestId: agentRequest });
 
 const LEVELS: LoggingLevel[] = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 

@@ -14,6 +14,7 @@ import type { Approval } from '../storage/types.js';
 import type { AuditRecord } from '../audit/audit-log.js';
 import { redactKnownValues } from '../audit/redact.js';
 import { SCOPE_POLICY_ID } from './authorize.js';
+import { protocolError, protocolErrorOf, unprefixed } from './protocol-error.js';
 import type { AgentSession, RequestExtra } from './agent-session.js';
 
 const MAX_ARGS_BYTES = 1024 * 1024;
@@ -59,11 +60,11 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
   let thrown: unknown;
   try {
     // 1. Parse: the SDK checked the JSON-RPC envelope; the arguments must be a bounded object.
-    if (!name) throw new McpError(-32602, 'tools/call needs `name`');
-    if (typeof args !== 'object' || Array.isArray(args)) throw new McpError(-32602, '`arguments` must be an object');
+    if (!name) throw protocolError(-32602, 'tools/call needs `name`');
+    if (typeof args !== 'object' || Array.isArray(args)) throw protocolError(-32602, '`arguments` must be an object');
     const bounds = jsonBoundsProblem(args);
-    if (bounds) throw new McpError(-32602, `arguments of ${q(name)} ${bounds}: refused before anything was checked or sent`);
-    if (JSON.stringify(args).length > MAX_ARGS_BYTES) throw new McpError(-32602, `arguments of ${q(name)} exceed ${MAX_ARGS_BYTES} bytes`);
+    if (bounds) throw protocolError(-32602, `arguments of ${q(name)} ${bounds}: refused before anything was checked or sent`);
+    if (JSON.stringify(args).length > MAX_ARGS_BYTES) throw protocolError(-32602, `arguments of ${q(name)} exceed ${MAX_ARGS_BYTES} bytes`);
 
     // 2. Authenticate: the credential that carried this very request (the task may have ended since).
     await session.authenticate(extra);
@@ -161,7 +162,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     if (schemaProblem) {
       outcome = 'error';
       reason = schemaProblem;
-      thrown = new McpError(-32602, schemaProblem);
+      thrown = protocolError(-32602, schemaProblem);
       return undefined as never;
     }
     const size = JSON.stringify(result).length;
@@ -178,8 +179,8 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     return (answer = result);
   } catch (err) {
     if (err instanceof McpError && err.code === -32602) {
-      reason = err.message.replace(MCP_PREFIX, '');
-      thrown = new McpError(err.code, reason, err.data);
+      reason = unprefixed(err.message);
+      thrown = protocolError(err.code, reason, err.data);
       return undefined as never;
     }
     if (err instanceof MandateError && err.code === 'invalid_token') {
@@ -216,17 +217,6 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     if (thrown) throw thrown;
     return answer!;
   }
-}
-
-const MCP_PREFIX = /^MCP error -?\d+: /;
-
-/**
- * The upstream's own JSON-RPC error, rebuilt without the SDK's "MCP error <code>:" prefix (the
- * agent's SDK adds it once more). Null for timeouts (-32001) and lost connections (-32000).
- */
-export function protocolErrorOf(err: unknown): McpError | null {
-  if (!(err instanceof McpError) || err.code === -32000 || err.code === -32001) return null;
-  return new McpError(err.code, redactKnownValues(err.message.replace(MCP_PREFIX, '')), err.data === undefined ? undefined : redactKnownValues(err.data));
 }
 
 /** What the decision event (before forwarding) and the outcome event (after) both say about a call. */

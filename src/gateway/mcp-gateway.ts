@@ -295,10 +295,11 @@ export class McpGateway {
     return tools;
   }
 
-  visibleResources(state: TaskState): Resource[] {
+  /** The resources in the task's scope; `own`: lists a session's own upstream connections gave it instead. */
+  visibleResources(state: TaskState, own?: ReadonlyMap<string, Resource[]>): Resource[] {
     const out: Resource[] = [];
     for (const name of this.upstreams.names()) {
-      for (const r of this.upstreams.resourcesOf(name).resources) {
+      for (const r of own?.get(name) ?? this.upstreams.resourcesOf(name).resources) {
         let uri: string;
         try {
           uri = normaliseResource(r.uri);

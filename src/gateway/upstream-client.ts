@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { MandateError, q } from '../core/errors.js';
 import { isSecretKey, redactText } from '../audit/redact.js';
-import { isJSONRPCRequest, type JSONRPCMessage, type JSONRPCNotification, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { isJSONRPCRequest, type JSONRPCMessage, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { UpstreamHttpTransport } from './upstream-http-transport.js';
 
@@ -60,11 +60,17 @@ export interface ConnectOptions {
   /** Called with the client before connecting, to install request and notification handlers. */
   setup?: (client: Client) => void;
   connectTimeoutMs?: number;
-  /**
-   * Sees each notification the upstream sends (before the SDK does), with the agent request it
-   * relates to; returns true when it handled it (logging messages, relayed on the right stream).
-   */
-  onNotification?: (n: JSONRPCNotification, agentRequest: RequestId | undefined) => boolean;
+}
+
+/** Takes the relating marker off a relayed notification's params: the agent request, and the params as the upstream sent them. */
+export function relatedNotification<P extends { _meta?: Record<string, unknown> | undefined }>(params: P): { agentRequest: RequestId | undefined; params: P } {
+  const meta = params._meta;
+  if (!meta || !(AGENT_REQUEST_META in meta)) return { agentRequest: undefined, params };
+  const { [AGENT_REQUEST_META]: agentRequest, ...rest } = meta;
+  const out = { ...params };
+  if (Object.keys(rest).length) out._meta = rest;
+  else delete out._meta;
+  return { agentRequest: agentRequest as RequestId, params: out };
 }
 
 export async function connectUpstream(o: ConnectOptions): Promise<Client> {
@@ -115,7 +121,8 @@ export async function connectUpstream(o: ConnectOptions): Promise<Client> {
   } finally {
     clearTimeout(timer);
   }
-  links.set(client, linkTransport(transport, Boolean(config.command), o.onNotification));
+  links.set(client, linkTransport(transport, Boolean(config.command)));
+  if (transport instanceof UpstreamHttpTransport) await transport.getStreamReady(5000);
   return client;
 }
 
@@ -152,7 +159,7 @@ type Deliver = (m: JSONRPCMessage, extra?: MessageExtraInfo) => void;
  *   it arrives on; over stdio there is one stream, and the call in flight (the latest, if several)
  *   is the one it relates to.
  */
-function linkTransport(transport: { onmessage?: Deliver | undefined; send(m: JSONRPCMessage, o?: TransportSendOptions): Promise<void> }, singleStream: boolean, onNotification: ConnectOptions['onNotification']): UpstreamLink {
+function linkTransport(transport: { onmessage?: Deliver | undefined; send(m: JSONRPCMessage, o?: TransportSendOptions): Promise<void> }, singleStream: boolean): UpstreamLink {
   const agentOf = new Map<RequestId, RequestId>();
   const inflight: RequestId[] = [];
   const related = new Map<RequestId, RequestId>();
@@ -194,8 +201,12 @@ function linkTransport(transport: { onmessage?: Deliver | undefined; send(m: JSO
       const agentRequest = upstreamRequest === undefined ? undefined : agentOf.get(upstreamRequest);
       if ('id' in message) {
         if (agentRequest !== undefined && message.id !== undefined) related.set(message.id, agentRequest);
-      } else if (onNotification?.(message as JSONRPCNotification, agentRequest)) {
-        return;
+      } else if (agentRequest !== undefined && 'method' in message && message.method !== 'notifications/progress') {
+        // Notifications stay on the SDK's path (so they keep their order with progress, which
+        // the SDK dispatches) and carry the agent request they relate to, for the relaying
+        // handler to take off again.
+        const params = (message.params ?? {}) as Record<string, unknown>;
+        message = { ...message, params: { ...params, _meta: { ...(params._meta as Record<string, unknown> | undefined), [AGENT_REQUEST_META]: agentRequest } } };
       }
       deliver(message, extra);
     };

@@ -44,6 +44,9 @@ export class UpstreamHttpTransport implements Transport {
   private closed = false;
   private readonly inflight = new Set<ClientRequest>();
   private listening: ClientRequest | undefined;
+  /** Settles once the first GET stream is open, or the server declined or failed it. */
+  private getSettled!: () => void;
+  private readonly getReady = new Promise<void>((r) => (this.getSettled = r));
   private readonly secure: boolean;
   private readonly maxBytes: number;
 
@@ -192,8 +195,12 @@ export class UpstreamHttpTransport implements Transport {
       if (this.listening === req) this.listening = undefined;
       if (!this.closed && attempt < 5) setTimeout(() => this.listen(attempt + 1), 500 * 2 ** attempt).unref();
     };
-    req.once('error', retry);
+    req.once('error', () => {
+      this.getSettled();
+      retry();
+    });
     req.once('response', (res) => {
+      this.getSettled();
       if (res.statusCode !== 200 || !String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
         // 405: the server offers no such stream, which the spec allows.
         res.resume();
@@ -207,7 +214,19 @@ export class UpstreamHttpTransport implements Transport {
     req.end();
   }
 
+  /**
+   * Waits (at most `ms`) until the GET stream is open or refused: a server may ask something of
+   * the client outside any request (roots, say) right after initialization, and with no stream
+   * open yet that message would be lost.
+   */
+  async getStreamReady(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.getReady, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+  }
+
   async close(): Promise<void> {
+    this.getSettled();
     if (this.closed) return;
     this.closed = true;
     for (const r of this.inflight) r.destroy();
