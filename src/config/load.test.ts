@@ -16,6 +16,12 @@ function load(yaml: string, env: Record<string, string> = {}) {
 }
 
 describe('loadConfig', () => {
+  it('refuses two upstreams whose tools would share a prefix, naming both', () => {
+    expect(() => load('upstreams:\n  a: { command: x, prefix: "" }\n  b: { command: y, prefix: "" }\n')).toThrow(/upstreams `a` and `b` both name their tools with the prefix "": give one of them its own `prefix`/);
+    expect(() => load('upstreams:\n  a: { command: x, prefix: "b." }\n  b: { command: y }\n')).toThrow(/upstreams `a` and `b` both name their tools with the prefix "b\."/);
+    expect(() => load('upstreams:\n  a: { command: x, prefix: "a_" }\n  b: { command: y, prefix: "" }\n')).not.toThrow();
+  });
+
   it('applies defaults and resolves paths against the config file', () => {
     const c = load('trustDomain: corp.example\n');
     expect(c.trustDomain).toBe('corp.example');

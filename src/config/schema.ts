@@ -91,6 +91,8 @@ export const upstreamConfigSchema = z
     resources: z.record(z.string(), z.enum(RESOURCE_KINDS)).default({}),
     /** Default for this upstream's tools: forward arguments their input schema does not declare (`allow`) or refuse them. */
     additionalArguments: z.enum(['allow', 'refuse']).default('refuse'),
+    /** What agents see before this upstream's tool and prompt names (default `<name>.`; `<name>_` or empty for clients that want other names). */
+    prefix: z.string().regex(/^[A-Za-z0-9_.-]*$/, 'a prefix uses letters, digits, `_`, `.` and `-` (or is empty)').optional(),
     tools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'tool names use letters, digits, `_`, `.` and `-`'), toolConfigSchema).default({}),
   })
   .strict()
@@ -197,7 +199,22 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // Two upstreams with one prefix could offer the same name: which one would a call reach?
+    const seen = new Map<string, string>();
+    for (const [name, u] of Object.entries(c.upstreams)) {
+      const p = prefixOf(name, u);
+      const other = seen.get(p);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['upstreams', name, 'prefix'], message: `upstreams \`${other}\` and \`${name}\` both name their tools with the prefix ${JSON.stringify(p)}: give one of them its own \`prefix\`` });
+      seen.set(p, name);
+    }
+  });
+
+/** The prefix of an upstream's tool and prompt names as agents see them: `prefix`, or `<name>.`. */
+export function prefixOf(name: string, u: { prefix?: string | undefined }): string {
+  return u.prefix ?? `${name}.`;
+}
 
 export type MandateConfigFile = z.infer<typeof configSchema>;
 export type ToolConfig = z.infer<typeof toolConfigSchema>;

@@ -109,7 +109,7 @@ export class AgentSession {
   private instructions(): string {
     const gw = this.gateway;
     const used = new Set(gw.visibleTools(this.agent, this.state).map((t) => t.upstream));
-    const parts = [`Mandate gateway for task ${this.state.task.id}: ${this.state.task.intent}. Tools, prompts and resources of each upstream server below are named \`<upstream>.<name>\`.`];
+    const parts = [`Mandate gateway for task ${this.state.task.id}: ${this.state.task.intent}. Tools and prompts of the upstream servers below carry each server's prefix (by default \`<upstream>.\`).`];
     for (const name of gw.upstreams.names()) {
       const text = gw.upstreams.instructionsOf(name);
       if (text && used.has(name)) parts.push(`## Upstream \`${name}\`\n\n${text.trim()}`);
@@ -269,11 +269,14 @@ export class AgentSession {
 
   /** `<upstream>.<prompt>` → its parts, if the upstream offers that prompt. */
   private promptRef(full: string): { upstream: string; name: string } {
-    const dot = full.indexOf('.');
-    const upstream = dot < 1 ? '' : full.slice(0, dot);
-    const name = full.slice(dot + 1);
-    if (!upstream || !this.gateway.upstreams.promptsOf(upstream).some((p) => p.name === name)) throw protocolError(-32602, `unknown prompt ${q(full)}`);
-    return { upstream, name };
+    const gw = this.gateway;
+    for (const upstream of gw.upstreams.names()) {
+      const prefix = gw.promptPrefix(upstream);
+      if (!full.startsWith(prefix)) continue;
+      const name = full.slice(prefix.length);
+      if (gw.upstreams.promptsOf(upstream).some((p) => p.name === name)) return { upstream, name };
+    }
+    throw protocolError(-32602, `unknown prompt ${q(full)}`);
   }
 
   /** The upstream of a resource this task may read (audited as `type`), or a protocol error saying why not. */

@@ -53,4 +53,26 @@ describe('riskFromAnnotations', () => {
     [{ readOnlyHint: false, destructiveHint: false }, 'egress'],
     [{ readOnlyHint: false }, 'destructive'],
   ])('%j → %s', (a, risk) => expect(riskFromAnnotations(a)).toBe(risk));
+
+  it('names tools with each upstream\'s prefix: `<name>.` by default, `<name>_` or none when configured', () => {
+    const c = new ToolCatalog({ fs: up({}), ev: up({ prefix: '' }), mem: up({ prefix: 'mem_' }) });
+    c.setDiscovered('fs', [{ name: 'read' }]);
+    c.setDiscovered('ev', [{ name: 'get-sum' }]);
+    c.setDiscovered('mem', [{ name: 'read_graph' }]);
+    expect(c.listTools().map((t) => [t.name, t.upstream, t.remoteName])).toEqual([
+      ['fs.read', 'fs', 'read'],
+      ['get-sum', 'ev', 'get-sum'],
+      ['mem_read_graph', 'mem', 'read_graph'],
+    ]);
+  });
+
+  it('refuses a tool whose name as agents see it clashes with another upstream\'s, and says which', () => {
+    // `a` has no prefix and offers `b.x`; upstream `b` (prefix `b.`) offers `x`: one name, two tools.
+    const c = new ToolCatalog({ a: up({ prefix: '' }), b: up({}) });
+    c.setDiscovered('a', [{ name: 'b.x' }]);
+    c.setDiscovered('b', [{ name: 'x' }, { name: 'y' }]);
+    expect(c.getTool('b.x')!.upstream).toBe('a');
+    expect(c.getTool('b.y')!.upstream).toBe('b');
+    expect([...c.clashes.values()]).toEqual([expect.stringMatching(/"b\.x" of upstream `b` has the same name as a tool of `a`: it is not offered/)]);
+  });
 });

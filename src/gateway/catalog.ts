@@ -2,7 +2,7 @@
 // class and data classification. Config is authoritative; tool annotations may fill a gap the
 // config leaves (when the upstream is trusted to), and an unclassified tool is `write`.
 
-import type { UpstreamConfig } from '../config/schema.js';
+import { prefixOf, type UpstreamConfig } from '../config/schema.js';
 import type { RiskClass, ToolLookup, ToolSpec } from '../core/tool.js';
 
 /** A tool as an upstream describes it in `tools/list`. */
@@ -40,6 +40,8 @@ export class ToolCatalog implements ToolLookup {
   /** What was last pinned for upstreams not (yet) connected: known to policy, not callable. */
   private readonly pinned = new Map<string, DiscoveredTool[]>();
   private readonly blocked = new Map<string, Map<string, string>>();
+  /** `upstream/tool` → why it is not offered (its name as agents see it clashes with another upstream's). */
+  readonly clashes = new Map<string, string>();
 
   constructor(private readonly upstreams: Record<string, UpstreamConfig>) {
     this.rebuild();
@@ -73,6 +75,7 @@ export class ToolCatalog implements ToolLookup {
 
   private rebuild(): void {
     const next = new Map<string, ToolSpec>();
+    this.clashes.clear();
     for (const [upstream, u] of Object.entries(this.upstreams)) {
       const live = this.discovered.get(upstream);
       const found = new Map((live ?? []).map((t) => [t.name, t]));
@@ -82,8 +85,16 @@ export class ToolCatalog implements ToolLookup {
         const cfg = u.tools[name];
         const d = found.get(name) ?? known.get(name);
         const risk: RiskClass = cfg?.risk ?? (u.trustAnnotations && d?.annotations ? riskFromAnnotations(d.annotations) : 'write');
-        next.set(`${upstream}.${name}`, {
-          name: `${upstream}.${name}`,
+        const full = `${prefixOf(upstream, u)}${name}`;
+        const clash = next.get(full);
+        if (clash && clash.upstream !== upstream) {
+          // Another upstream already offers this name (prefixes allow it, e.g. an empty one):
+          // the first keeps it, this one is refused, and says why.
+          this.clashes.set(`${upstream}/${name}`, `tool ${JSON.stringify(full)} of upstream \`${upstream}\` has the same name as a tool of \`${clash.upstream}\`: it is not offered (set a distinct \`prefix\` on one of them)`);
+          continue;
+        }
+        next.set(full, {
+          name: full,
           upstream,
           remoteName: name,
           title: d?.title,

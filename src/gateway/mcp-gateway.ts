@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 import { redactSecrets } from '../audit/redact.js';
 import type { MandateConfig } from '../config/load.js';
+import { prefixOf } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import { MandateError, q } from '../core/errors.js';
 import type { Classification, ToolSpec } from '../core/tool.js';
@@ -327,7 +328,13 @@ export class McpGateway {
   }
 
   visiblePrompts(): Prompt[] {
-    return this.upstreams.names().flatMap((u) => this.upstreams.promptsOf(u).map((p) => ({ ...p, name: `${u}.${p.name}` })));
+    return this.upstreams.names().flatMap((u) => this.upstreams.promptsOf(u).map((p) => ({ ...p, name: `${this.promptPrefix(u)}${p.name}` })));
+  }
+
+  /** The prefix of an upstream's prompt (and tool) names as agents see them. */
+  promptPrefix(upstream: string): string {
+    const cfg = this.upstreams.config(upstream);
+    return cfg ? prefixOf(upstream, cfg) : `${upstream}.`;
   }
 
   upstreamOfResource(uri: string): string | undefined {

@@ -287,6 +287,7 @@ export class UpstreamManager {
       resources: resourcesBefore !== JSON.stringify([e.resources, e.templates]),
       prompts: promptsBefore !== JSON.stringify(e.prompts),
     };
+    for (const [key, why] of this.catalog.clashes) if (key.startsWith(`${e.name}/`)) this.logger?.error({ upstream: e.name }, why);
     if (change.tools) await this.onCatalogChanged();
     if (change.tools || change.resources || change.prompts) for (const l of this.changeListeners) l(e.name, change);
   }

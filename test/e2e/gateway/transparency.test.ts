@@ -101,6 +101,8 @@ beforeAll(async () => {
     everythingHttp.once('exit', (code) => reject(new Error(`server-everything (HTTP) exited ${code}: ${out}`)));
   });
   writeFileSync(join(dir, 'all.cedar'), '@id("all") permit (principal, action, resource);\n');
+  // A policy on a tool named as the upstream names it (upstream `ev0` has an empty prefix).
+  writeFileSync(join(dir, 'sums.cedar'), '@id("small-sums") forbid (principal, action == Action::"get-sum", resource) when { context.args.a.greaterThan(decimal("100.0")) };\n');
   writeFileSync(
     join(dir, 'mandate.yaml'),
     `trustDomain: transparency.test
@@ -120,6 +122,11 @@ upstreams:
   feat:
     command: ${process.execPath}
     args: [${FEATURES}]
+  ev0:
+    command: ${process.execPath}
+    args: [${EVERYTHING}]
+    additionalArguments: allow
+    prefix: ""
 `,
   );
   s = await startTestServer({ config: join(dir, 'mandate.yaml') });
@@ -349,5 +356,25 @@ describe('features server (stdio), direct and through Mandate', () => {
       await expect.poll(() => all(c), { timeout: PATIENCE }).toContain(uri);
       expect(await c.readResource({ uri })).toMatchObject({ contents: [{ uri, text: expect.stringMatching(/^item \d+$/) }] });
     }
+  });
+});
+
+describe('an upstream with an empty prefix: the upstream\u2019s own names', () => {
+  let d: Client;
+  let m: Client;
+  beforeAll(async () => {
+    d = await direct('ev');
+    m = await viaMandate();
+  }, PATIENCE);
+
+  it('offers its tools and prompts under their own names, and Cedar policies name them so', async () => {
+    const names = new Set((await m.listTools()).tools.map((t) => t.name));
+    for (const t of (await d.listTools()).tools) expect(names.has(t.name), t.name).toBe(true);
+    expect(await m.callTool({ name: 'get-sum', arguments: { a: 2, b: 3 } })).toEqual(await d.callTool({ name: 'get-sum', arguments: { a: 2, b: 3 } }));
+    const big = (await m.callTool({ name: 'get-sum', arguments: { a: 500, b: 1 } })) as CallToolResult;
+    expect(big.isError).toBe(true);
+    expect((big.content[0] as { text: string }).text).toMatch(/small-sums/);
+    const args = { city: 'Paris', state: 'IDF' };
+    expect(await m.getPrompt({ name: 'args-prompt', arguments: args })).toEqual(await d.getPrompt({ name: 'args-prompt', arguments: args }));
   });
 });
