@@ -112,7 +112,7 @@ export class AgentSession {
     const parts = [`Mandate gateway for task ${this.state.task.id}: ${this.state.task.intent}. Tools and prompts of the upstream servers below carry each server's prefix (by default \`<upstream>.\`).`];
     for (const name of gw.upstreams.names()) {
       const text = gw.upstreams.instructionsOf(name);
-      if (text && used.has(name)) parts.push(`## Upstream \`${name}\`\n\n${text.trim()}`);
+      if (text && used.has(name)) parts.push(`## Upstream \`${name}\`\n\n${redactKnownValues(text.trim())}`);
     }
     return parts.join('\n\n');
   }

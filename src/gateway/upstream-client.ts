@@ -201,12 +201,18 @@ function linkTransport(transport: { onmessage?: Deliver | undefined; send(m: JSO
       const agentRequest = upstreamRequest === undefined ? undefined : agentOf.get(upstreamRequest);
       if ('id' in message) {
         if (agentRequest !== undefined && message.id !== undefined) related.set(message.id, agentRequest);
-      } else if (agentRequest !== undefined && 'method' in message && message.method !== 'notifications/progress') {
+      } else if ('method' in message && message.method !== 'notifications/progress') {
         // Notifications stay on the SDK's path (so they keep their order with progress, which
         // the SDK dispatches) and carry the agent request they relate to, for the relaying
-        // handler to take off again.
+        // handler to take off again. A marker the upstream put there itself is dropped: only
+        // the link says which call a message belongs to.
         const params = (message.params ?? {}) as Record<string, unknown>;
-        message = { ...message, params: { ...params, _meta: { ...(params._meta as Record<string, unknown> | undefined), [AGENT_REQUEST_META]: agentRequest } } };
+        const { [AGENT_REQUEST_META]: _forged, ...meta } = (params._meta ?? {}) as Record<string, unknown>;
+        if (agentRequest !== undefined) meta[AGENT_REQUEST_META] = agentRequest;
+        if (agentRequest !== undefined || _forged !== undefined) {
+          const { _meta: _old, ...rest } = params;
+          message = { ...message, params: Object.keys(meta).length ? { ...rest, _meta: meta } : rest };
+        }
       }
       deliver(message, extra);
     };

@@ -295,6 +295,14 @@ describe('features server (stdio), direct and through Mandate', () => {
     expect(JSON.stringify(rb)).not.toContain('mandate');
   });
 
+  it('drops a relation marker an upstream forges in a log message (only Mandate says which call a message belongs to)', async () => {
+    const seen: Array<Record<string, unknown> | undefined> = [];
+    m.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void seen.push(n.params._meta));
+    const r = await m.callTool({ name: name('forge'), arguments: {} });
+    expect(r).toMatchObject({ content: [{ text: 'forged' }] });
+    expect(seen).toEqual([{ 'example.com/kept': 1 }]);
+  });
+
   it('relays sampling during a call without a GET stream', async () => {
     expect(await m.callTool({ name: name('sample'), arguments: {} }, undefined, { timeout: PATIENCE })).toEqual(await d.callTool({ name: 'sample', arguments: {} }));
   });
