@@ -11,11 +11,20 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { createParser } from 'eventsource-parser';
 import { isInitializedNotification, isJSONRPCRequest, JSONRPCMessageSchema, type JSONRPCMessage, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
 const ACCEPT_BOTH = 'application/json, text/event-stream';
+/** How many times one request's stream is resumed before the call fails. */
+const MAX_RESUMES = 5;
+
+interface StreamState {
+  lastEventId: string | undefined;
+  retryMs: number | undefined;
+  resumes: number;
+}
 
 export interface UpstreamHttpTransportOptions {
   /** Configured headers (already expanded): the upstream's own credentials live here. */
@@ -44,6 +53,7 @@ export class UpstreamHttpTransport implements Transport {
   private closed = false;
   private readonly inflight = new Set<ClientRequest>();
   private listening: ClientRequest | undefined;
+  private readonly getStream: StreamState = { lastEventId: undefined, retryMs: undefined, resumes: 0 };
   /** Settles once the first GET stream is open, or the server declined or failed it. */
   private getSettled!: () => void;
   private readonly getReady = new Promise<void>((r) => (this.getSettled = r));
@@ -135,61 +145,85 @@ export class UpstreamHttpTransport implements Transport {
     this.onmessage?.(m.data, relatedRequestId === undefined ? undefined : ({ relatedRequestId } as MessageExtraInfo));
   }
 
-  /** Parses an SSE stream as it arrives: `data:` lines up to a blank line make one message. */
-  private readEvents(res: IncomingMessage, awaiting?: RequestId): void {
+  /**
+   * Reads an SSE stream as it arrives (eventsource-parser: `\r`, `\r\n` and `\n` line ends,
+   * `id:` and `retry:`). An event with an id and no data is a priming event: nothing to deliver,
+   * but the stream can now be resumed. A stream that closes before the answer it awaits is
+   * resumed with `Last-Event-ID` when the server gave ids (it may close streams on purpose and
+   * replay what was sent meanwhile); otherwise, or after `MAX_RESUMES` tries, the call fails now
+   * rather than at its timeout.
+   */
+  private readEvents(res: IncomingMessage, awaiting?: RequestId, stream: StreamState = { lastEventId: undefined, retryMs: undefined, resumes: 0 }): void {
     res.setEncoding('utf8');
     let answered = awaiting === undefined;
-    let buf = '';
-    let data: string[] = [];
-    let size = 0;
+    let unparsed = 0;
+    const parser = createParser({
+      onEvent: (ev) => {
+        unparsed = 0;
+        if (ev.id !== undefined) stream.lastEventId = ev.id;
+        if (ev.data === '') return;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(ev.data);
+        } catch {
+          this.onerror?.(new Error('upstream returned invalid JSON in an event'));
+          return;
+        }
+        if (!answered && (parsed as { id?: unknown } | null)?.id === awaiting && !('method' in (parsed as object))) answered = true;
+        this.deliver(parsed, awaiting);
+      },
+      onRetry: (ms) => void (stream.retryMs = ms),
+    });
     res.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        let line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.endsWith('\r')) line = line.slice(0, -1);
-        if (line === '') {
-          if (data.length) {
-            const payload = data.join('\n');
-            data = [];
-            size = 0;
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(payload);
-            } catch {
-              this.onerror?.(new Error('upstream returned invalid JSON in an event'));
-              continue;
-            }
-            if (!answered && (parsed as { id?: unknown } | null)?.id === awaiting && !('method' in (parsed as object))) answered = true;
-            this.deliver(parsed, awaiting);
-          }
-          continue;
-        }
-        if (line.startsWith('data:')) {
-          const v = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-          size += v.length;
-          data.push(v);
-        }
-        // `event:`, `id:`, `retry:` and comments (keep-alives) carry nothing we need.
-      }
-      if (size + buf.length > this.maxBytes) {
+      unparsed += chunk.length;
+      if (unparsed > this.maxBytes) {
         this.onerror?.(new Error(`upstream sent an event larger than ${this.maxBytes} bytes; the stream was cut`));
+        stream.resumes = MAX_RESUMES; // a cut for size is not resumed
         res.destroy();
+        return;
       }
+      parser.feed(chunk);
     });
     res.on('error', () => undefined);
-    // The stream ended (the upstream died or cut it) before the answer: fail the call now rather
-    // than at its timeout.
     res.once('close', () => {
-      if (!answered && !this.closed) this.onmessage?.({ jsonrpc: '2.0', id: awaiting!, error: { code: -32000, message: 'upstream closed the stream before answering (connection closed)' } });
+      // A line ended by a bare CR at the very end is only known to have ended now.
+      if (unparsed <= this.maxBytes) parser.feed('\n');
+      if (answered || this.closed) return;
+      if (stream.lastEventId !== undefined && stream.resumes < MAX_RESUMES) {
+        stream.resumes++;
+        setTimeout(() => this.resume(awaiting!, stream), Math.min(stream.retryMs ?? 100, 30_000)).unref();
+        return;
+      }
+      this.failAwaiting(awaiting!);
     });
+  }
+
+  private failAwaiting(id: RequestId): void {
+    if (!this.closed) this.onmessage?.({ jsonrpc: '2.0', id, error: { code: -32000, message: 'upstream closed the stream before answering (connection closed)' } });
+  }
+
+  /** Resumes a request's stream with `Last-Event-ID`: the server replays what it sent after that event. */
+  private resume(awaiting: RequestId, stream: StreamState): void {
+    if (this.closed) return;
+    const req = this.open('GET', this.headers('text/event-stream', { 'last-event-id': stream.lastEventId! }));
+    req.once('error', () => this.failAwaiting(awaiting));
+    req.once('response', (res) => {
+      if (res.statusCode !== 200 || !String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+        res.resume();
+        this.failAwaiting(awaiting);
+        return;
+      }
+      this.readEvents(res, awaiting, stream);
+    });
+    req.end();
   }
 
   /** The GET stream: what the server sends outside any request (list changes, its own requests). */
   private listen(attempt: number): void {
     if (this.closed || this.listening) return;
-    const req = this.open('GET', this.headers('text/event-stream'));
+    // A GET stream that dropped is reopened from its last event: the server may replay what it sent meanwhile.
+    const last = this.getStream.lastEventId;
+    const req = this.open('GET', this.headers('text/event-stream', last === undefined ? {} : { 'last-event-id': last }));
     this.listening = req;
     const retry = () => {
       if (this.listening === req) this.listening = undefined;
@@ -208,7 +242,7 @@ export class UpstreamHttpTransport implements Transport {
         return;
       }
       attempt = 0;
-      this.readEvents(res);
+      this.readEvents(res, undefined, this.getStream);
       res.once('end', retry);
     });
     req.end();
