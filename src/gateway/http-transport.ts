@@ -8,8 +8,13 @@
 // line, a sampling request) must go out first, both of which the transport spec allows. On
 // this path a call costs one write instead of three, which is most of the gateway's overhead.
 //
+// Streams are resumable (the spec's Last-Event-ID): every event carries an id naming its stream;
+// when an agent's connection drops before its call is answered, what follows is kept (bounded)
+// and a GET with `Last-Event-ID` replays what the agent missed and carries the rest.
+//
 // Session lookup, authentication and DNS-rebinding checks happen before this (mcp-gateway.ts).
 
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
@@ -27,15 +32,33 @@ import {
 const MAX_BATCH = 100;
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' } as const;
 
+/** What a stream keeps for an agent that reconnects: its events, bounded. */
+interface Replay {
+  /** The stream's id: the part of each event id before `_`. */
+  key: string;
+  seq: number;
+  events: Array<{ seq: number; text: string }>;
+  bytes: number;
+}
+
 /** One POST that carried requests: its HTTP response stays open until every request is answered. */
 interface Exchange {
-  res: ServerResponse;
+  /** Null while the agent is away (its connection dropped); a resuming GET attaches again. */
+  res: ServerResponse | null;
   ids: RequestId[];
   responses: Map<RequestId, JSONRPCMessage>;
   sse: boolean;
   done: boolean;
   keepAlive?: NodeJS.Timeout | undefined;
+  replay?: Replay;
 }
+
+const REPLAY_MAX_EVENTS = 1000;
+const REPLAY_MAX_BYTES = 4 * 1024 * 1024;
+/** How long the events of an answered stream stay resumable. */
+const REPLAY_KEEP_MS = 60_000;
+/** At most this much of answered streams is kept per session (newest first). */
+const REPLAY_KEEP_BYTES = 8 * 1024 * 1024;
 
 export interface AgentHttpTransportOptions {
   sessionId: string;
@@ -62,6 +85,9 @@ export class AgentHttpTransport implements Transport {
    */
   private readonly sentArguments = new Map<RequestId, unknown>();
   private standalone: { res: ServerResponse; keepAlive: NodeJS.Timeout } | undefined;
+  private readonly standaloneReplay: Replay = newReplay();
+  /** Resumable POST streams by key (kept for a while after they are answered). */
+  private readonly streams = new Map<string, Exchange>();
   private readonly keepAliveMs: number;
 
   constructor(private readonly opts: AgentHttpTransportOptions) {
@@ -133,10 +159,9 @@ export class AgentHttpTransport implements Transport {
     }
     for (const id of ex.ids) this.byRequest.set(id, ex);
     for (const r of requests) if (r.method === 'tools/call') this.sentArguments.set(r.id, (r.params as { arguments?: unknown } | undefined)?.arguments);
-    // The agent went away before every answer was written: nothing more goes to this response.
-    res.once('close', () => {
-      if (!ex.done) this.finish(ex);
-    });
+    // The agent went away before every answer was written. A stream that has sent events can be
+    // resumed: what follows is kept for a GET with Last-Event-ID. Otherwise nothing more goes out.
+    this.detachOnClose(ex, res);
     for (const m of messages) this.onmessage?.(m, info);
   }
 
@@ -144,9 +169,16 @@ export class AgentHttpTransport implements Transport {
     if (!(req.headers.accept ?? '').includes('text/event-stream')) return reply(res, 406, -32000, 'Not Acceptable: the Accept header must list text/event-stream');
     const problem = this.checkVersion(req);
     if (problem) return reply(res, 400, -32000, problem);
+    const last = req.headers['last-event-id'];
+    if (typeof last === 'string' && last) return this.resume(last, res);
     if (this.standalone) return reply(res, 409, -32000, 'this session already has its server-to-client stream open (one GET stream per session)');
+    this.openStandalone(res);
+  }
+
+  private openStandalone(res: ServerResponse, after?: number): void {
     res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
     res.flushHeaders();
+    if (after !== undefined) for (const e of this.standaloneReplay.events) if (e.seq > after) res.write(e.text);
     const keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.keepAliveMs);
     keepAlive.unref();
     const stream = { res, keepAlive };
@@ -154,6 +186,45 @@ export class AgentHttpTransport implements Transport {
     res.once('close', () => {
       clearInterval(keepAlive);
       if (this.standalone === stream) this.standalone = undefined;
+    });
+  }
+
+  /** A GET with Last-Event-ID: replays what the agent missed on that stream, then carries the rest. */
+  private resume(lastEventId: string, res: ServerResponse): void {
+    const m = /^([A-Za-z0-9-]+)_(\d+)$/.exec(lastEventId);
+    if (!m) return reply(res, 400, -32000, `Last-Event-ID ${JSON.stringify(lastEventId.slice(0, 80))} is not an event id of this server`);
+    const key = m[1]!;
+    const after = Number(m[2]);
+    if (key === this.standaloneReplay.key) {
+      if (this.standalone) return reply(res, 409, -32000, 'this session already has its server-to-client stream open (one GET stream per session)');
+      if (!canReplayFrom(this.standaloneReplay, after)) return reply(res, 404, -32000, 'the events after that id are no longer kept: open a new GET stream');
+      return this.openStandalone(res, after);
+    }
+    const ex = this.streams.get(key);
+    if (!ex || !ex.replay || !canReplayFrom(ex.replay, after)) return reply(res, 404, -32000, `event stream ${JSON.stringify(key)} cannot be resumed here (unknown, expired, or its events after that id are no longer kept)`);
+    if (ex.res) {
+      // The agent came back for this stream, so the connection we still hold for it is dead
+      // (its close may not have reached us yet): the resuming connection takes over.
+      const old = ex.res;
+      ex.res = null;
+      if (ex.keepAlive) clearInterval(ex.keepAlive);
+      old.destroy();
+    }
+    res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
+    for (const e of ex.replay.events) if (e.seq > after) res.write(e.text);
+    if (ex.done) return void res.end();
+    ex.res = res;
+    ex.keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.keepAliveMs);
+    ex.keepAlive.unref();
+    this.detachOnClose(ex, res);
+  }
+
+  private detachOnClose(ex: Exchange, res: ServerResponse): void {
+    res.once('close', () => {
+      if (ex.done || ex.res !== res) return;
+      if (ex.keepAlive) clearInterval(ex.keepAlive);
+      if (ex.sse && ex.replay) ex.res = null;
+      else this.finish(ex);
     });
   }
 
@@ -177,25 +248,33 @@ export class AgentHttpTransport implements Transport {
     const id = isResponse ? (message as { id: RequestId }).id : options?.relatedRequestId;
     const ex = id === undefined ? undefined : this.byRequest.get(id);
     if (!ex) {
-      // Not tied to a request still open (list changes, server-initiated requests): the GET stream.
-      if (!isResponse && this.standalone) this.standalone.res.write(sseEvent(message));
+      // Not tied to a request still open (list changes, server-initiated requests): the GET
+      // stream, kept for a reconnecting agent even while none is open.
+      if (!isResponse) {
+        const text = record(this.standaloneReplay, message);
+        this.standalone?.res.write(text);
+      }
       return;
     }
     if (!isResponse) {
       this.upgrade(ex);
-      ex.res.write(sseEvent(message));
+      const text = record(ex.replay!, message);
+      ex.res?.write(text);
       return;
     }
     ex.responses.set(id!, message);
-    if (ex.sse) ex.res.write(sseEvent(message));
+    if (ex.sse) {
+      const text = record(ex.replay!, message);
+      ex.res?.write(text);
+    }
     if (ex.responses.size < ex.ids.length) return;
     if (!ex.sse) {
       const payload = ex.ids.length === 1 ? message : ex.ids.map((i) => ex.responses.get(i));
       const json = JSON.stringify(payload);
-      ex.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'mcp-session-id': this.sessionId });
-      ex.res.end(json);
+      ex.res!.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'mcp-session-id': this.sessionId });
+      ex.res!.end(json);
     } else {
-      ex.res.end();
+      ex.res?.end();
     }
     this.finish(ex);
   }
@@ -204,8 +283,12 @@ export class AgentHttpTransport implements Transport {
   private upgrade(ex: Exchange): void {
     if (ex.sse) return;
     ex.sse = true;
-    ex.res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
-    ex.keepAlive = setInterval(() => ex.res.write(': keepalive\n\n'), this.keepAliveMs);
+    ex.replay = newReplay();
+    this.streams.set(ex.replay.key, ex);
+    if (!ex.res) return;
+    const res = ex.res;
+    res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
+    ex.keepAlive = setInterval(() => res.write(': keepalive\n\n'), this.keepAliveMs);
     ex.keepAlive.unref();
   }
 
@@ -215,6 +298,17 @@ export class AgentHttpTransport implements Transport {
     for (const id of ex.ids) {
       if (this.byRequest.get(id) === ex) this.byRequest.delete(id);
       this.sentArguments.delete(id);
+    }
+    // An answered stream stays resumable for a while (its agent may have lost the end of it,
+    // even if the connection looked alive when the answer went out), within a per-session budget.
+    const key = ex.replay?.key;
+    if (!key) return;
+    setTimeout(() => this.streams.delete(key), REPLAY_KEEP_MS).unref();
+    let total = 0;
+    for (const [k, other] of [...this.streams].reverse()) {
+      if (!other.done) continue;
+      total += other.replay!.bytes;
+      if (total > REPLAY_KEEP_BYTES) this.streams.delete(k);
     }
   }
 
@@ -233,9 +327,9 @@ export class AgentHttpTransport implements Transport {
         if (!ex.responses.has(id)) ex.responses.set(id, { jsonrpc: '2.0', id, error: { code: -32001, message: 'the session closed before this request completed (the task ended or the session expired)' } });
       }
       if (ex.sse) {
-        for (const id of ex.ids) ex.res.write(sseEvent(ex.responses.get(id)!));
-        ex.res.end();
-      } else if (!ex.res.headersSent) {
+        for (const id of ex.ids) ex.res?.write(record(ex.replay!, ex.responses.get(id)!));
+        ex.res?.end();
+      } else if (ex.res && !ex.res.headersSent) {
         const json = JSON.stringify(ex.ids.length === 1 ? ex.responses.get(ex.ids[0]!) : ex.ids.map((i) => ex.responses.get(i)));
         ex.res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': this.sessionId }).end(json);
       }
@@ -250,8 +344,25 @@ export class AgentHttpTransport implements Transport {
   }
 }
 
-function sseEvent(message: unknown): string {
-  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+function newReplay(): Replay {
+  return { key: randomBytes(9).toString('base64url').replaceAll('_', '-'), seq: 0, events: [], bytes: 0 };
+}
+
+/** The event text for a message on a stream, with its id; kept (bounded) for replay. */
+function record(r: Replay, message: unknown): string {
+  const seq = ++r.seq;
+  const text = `id: ${r.key}_${seq}\nevent: message\ndata: ${JSON.stringify(message)}\n\n`;
+  r.events.push({ seq, text });
+  r.bytes += text.length;
+  while (r.events.length > REPLAY_MAX_EVENTS || (r.bytes > REPLAY_MAX_BYTES && r.events.length > 1)) r.bytes -= r.events.shift()!.text.length;
+  return text;
+}
+
+/** Whether every event after `after` is still kept. */
+function canReplayFrom(r: Replay, after: number): boolean {
+  if (after > r.seq) return false;
+  const first = r.events[0]?.seq ?? r.seq + 1;
+  return after >= first - 1;
 }
 
 function reply(res: ServerResponse, status: number, code: number, message: string): void {

@@ -80,6 +80,35 @@ describe('the agent-facing transport', () => {
     expect(JSON.parse(r.text).error.message).toMatch(/not a JSON-RPC 2.0 message/);
   });
 
+  it('lets an agent whose connection dropped mid-call resume with Last-Event-ID: what it missed, then the answer', async () => {
+    const ac = new AbortController();
+    const call = { jsonrpc: '2.0', id: 41, method: 'tools/call', params: { name: 'stdio.slow', arguments: { ms: 900, steps: 3 }, _meta: { progressToken: 'resume-me' } } };
+    const res = await fetch(`${g.env.s.url}/mcp`, { method: 'POST', signal: ac.signal, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...h() }, body: JSON.stringify(call) });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    // Read up to the first event (progress 1), note its id, and drop the connection.
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!/\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    const first = /^id: (\S+)$/m.exec(text)![1]!;
+    expect(text).toContain('"progress":1');
+    ac.abort();
+    await reader.cancel().catch(() => undefined);
+    const resumed = await fetch(`${g.env.s.url}/mcp`, { headers: { accept: 'text/event-stream', 'last-event-id': first, ...h() } });
+    expect(resumed.status).toBe(200);
+    const rest = await resumed.text(); // ends with the answer
+    const messages = [...rest.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!));
+    expect(messages.map((m) => m.params?.progress ?? (m.id === 41 ? 'result' : '?'))).toEqual([2, 3, 'result']);
+    expect(messages.at(-1).result.content[0].text).toBe('waited 900 ms');
+  });
+
+  it('refuses to resume from an id it never issued (400) or does not know (404)', async () => {
+    const get = (id: string) => fetch(`${g.env.s.url}/mcp`, { headers: { accept: 'text/event-stream', 'last-event-id': id, ...h() } });
+    expect((await get('not an id')).status).toBe(400);
+    const r = await get('nosuchstream_3');
+    expect(r.status).toBe(404);
+    expect(await r.text()).toMatch(/cannot be resumed here/);
+  });
+
   it('allows one GET stream per session (409 for a second)', async () => {
     const ac = new AbortController();
     const first = await fetch(`${g.env.s.url}/mcp`, { headers: { ...h(), accept: 'text/event-stream' }, signal: ac.signal });
