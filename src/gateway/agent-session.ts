@@ -27,6 +27,7 @@ import {
   LoggingMessageNotificationSchema,
   McpError,
   ReadResourceRequestSchema,
+  PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
   RootsListChangedNotificationSchema,
@@ -36,6 +37,7 @@ import {
   type ClientCapabilities,
   type LoggingLevel,
   type RequestId,
+  type Prompt,
   type Resource,
   type ServerCapabilities,
   type ServerNotification,
@@ -80,6 +82,7 @@ export class AgentSession {
   readonly subscriptions = new Set<string>();
   /** Resource lists of this session's own upstream connections, once they changed during the session. */
   private readonly ownResources = new Map<string, Resource[]>();
+  private readonly ownPrompts = new Map<string, Prompt[]>();
   private readonly relist = new Map<string, Promise<void>>();
   private readonly capabilities: ServerCapabilities;
 
@@ -214,12 +217,14 @@ export class AgentSession {
 
     s.setRequestHandler(ListPromptsRequestSchema, async (req, extra) => {
       await this.authenticate(extra);
-      const p = page(gw.visiblePrompts(), req.params?.cursor);
+      await Promise.all(this.relist.values());
+      const p = page(gw.visiblePrompts(this.ownPrompts), req.params?.cursor);
       return p.nextCursor ? { prompts: p.items, nextCursor: p.nextCursor } : { prompts: p.items };
     });
 
     s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
       await this.authenticate(extra);
+      await Promise.all(this.relist.values());
       const { upstream, name } = this.promptRef(req.params.name);
       const d = gw.authorizer.authorizePrompt(this.agent, this.state.task, upstream, name);
       await gw.auditDecision(this, 'prompt.get', req.params.name, d);
@@ -258,6 +263,19 @@ export class AgentSession {
     return out;
   }
 
+  /** Every page of the prompts this session's own upstream connection lists now. */
+  private async listOwnPrompts(c: Client): Promise<Prompt[]> {
+    const out: Prompt[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < 50; i++) {
+      const r = await c.listPrompts(cursor ? { cursor } : undefined);
+      out.push(...r.prompts);
+      cursor = r.nextCursor;
+      if (!cursor) break;
+    }
+    return out;
+  }
+
   /** An upstream's answer, or its JSON-RPC error as it sent it (or Mandate's account of a timeout or lost connection). */
   private async relayed<T>(upstream: string, p: Promise<T>): Promise<T> {
     try {
@@ -274,7 +292,7 @@ export class AgentSession {
       const prefix = gw.promptPrefix(upstream);
       if (!full.startsWith(prefix)) continue;
       const name = full.slice(prefix.length);
-      if (gw.upstreams.promptsOf(upstream).some((p) => p.name === name)) return { upstream, name };
+      if ((this.ownPrompts.get(upstream) ?? gw.upstreams.promptsOf(upstream)).some((p) => p.name === name)) return { upstream, name };
     }
     throw protocolError(-32602, `unknown prompt ${q(full)}`);
   }
@@ -357,6 +375,11 @@ export class AgentSession {
         c.setNotificationHandler(ResourceListChangedNotificationSchema, (n) => {
           const { agentRequest } = relatedNotification(n.params ?? {});
           this.relist.set(name, this.listOwnResources(c).then((list) => void this.ownResources.set(name, list)).catch(() => undefined));
+          void this.server.notification({ method: n.method }, related(agentRequest)).catch(() => undefined);
+        });
+        c.setNotificationHandler(PromptListChangedNotificationSchema, (n) => {
+          const { agentRequest } = relatedNotification(n.params ?? {});
+          this.relist.set(`${name}#prompts`, this.listOwnPrompts(c).then((list) => void this.ownPrompts.set(name, list)).catch(() => undefined));
           void this.server.notification({ method: n.method }, related(agentRequest)).catch(() => undefined);
         });
         c.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.gateway.upstreams.refresh(name).catch(() => undefined));

@@ -327,8 +327,9 @@ export class McpGateway {
     return out;
   }
 
-  visiblePrompts(): Prompt[] {
-    return this.upstreams.names().flatMap((u) => this.upstreams.promptsOf(u).map((p) => ({ ...p, name: `${this.promptPrefix(u)}${p.name}` })));
+  /** Every upstream's prompts, named as agents see them; `own`: lists a session's own connections gave it instead. */
+  visiblePrompts(own?: ReadonlyMap<string, Prompt[]>): Prompt[] {
+    return this.upstreams.names().flatMap((u) => (own?.get(u) ?? this.upstreams.promptsOf(u)).map((p) => ({ ...p, name: `${this.promptPrefix(u)}${p.name}` })));
   }
 
   /** The prefix of an upstream's prompt (and tool) names as agents see them. */

@@ -20,6 +20,7 @@ import {
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
   McpError,
+  PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
   type CallToolResult,
@@ -349,6 +350,20 @@ describe('features server (stdio), direct and through Mandate', () => {
       await c.subscribeResource({ uri: 'feat://item/3' });
       await c.callTool({ name: tool, arguments: { uri: 'feat://item/3' } });
       expect(await updated).toBe('feat://item/3');
+    }
+  });
+
+  it('follows a prompt created during the session: listed and usable', async () => {
+    for (const [c, tool, prefix] of [
+      [d, 'add-prompt', ''],
+      [m, name('add-prompt'), 'feat.'],
+    ] as const) {
+      const changed = new Promise<void>((r) => c.setNotificationHandler(PromptListChangedNotificationSchema, () => r()));
+      const r = (await c.callTool({ name: tool, arguments: {} })) as CallToolResult;
+      const made = (r.content[0] as { text: string }).text.replace('added ', '');
+      await changed;
+      expect((await c.listPrompts()).prompts.map((p) => p.name)).toContain(`${prefix}${made}`);
+      expect(await c.getPrompt({ name: `${prefix}${made}` })).toMatchObject({ messages: [{ content: { text: `made prompt ${made}` } }] });
     }
   });
 
