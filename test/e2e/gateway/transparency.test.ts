@@ -8,6 +8,12 @@
 // must come back on the call's own stream.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +45,7 @@ let s: TestServer;
 let agent: TestAgent;
 let everythingHttp: ChildProcess;
 let httpPort: number;
+let resumable: { url: string; close(): Promise<void> };
 const opened: Client[] = [];
 
 /** What the client answers when a server asks: the same for both connections. */
@@ -59,8 +66,14 @@ async function direct(target: Target, getStream = false): Promise<Client> {
   return c;
 }
 
-/** A client that never opens the optional GET stream (its GET is answered 405, as the spec allows). */
-const noGetStream: typeof fetch = async (input, init) => ((init?.method ?? 'GET') === 'GET' ? new Response(null, { status: 405 }) : fetch(input, init));
+/**
+ * A client that never opens the optional GET stream (its GET is answered 405, as the spec
+ * allows). A GET that resumes a call's stream (Last-Event-ID) still goes through.
+ */
+const noGetStream: typeof fetch = async (input, init) => {
+  const resuming = new Headers(init?.headers).has('last-event-id');
+  return (init?.method ?? 'GET') === 'GET' && !resuming ? new Response(null, { status: 405 }) : fetch(input, init);
+};
 
 let token: string;
 async function viaMandate(getStream = false): Promise<Client> {
@@ -101,6 +114,7 @@ beforeAll(async () => {
     everythingHttp.stderr!.on('data', seen);
     everythingHttp.once('exit', (code) => reject(new Error(`server-everything (HTTP) exited ${code}: ${out}`)));
   });
+  resumable = await startResumableUpstream();
   writeFileSync(join(dir, 'all.cedar'), '@id("all") permit (principal, action, resource);\n');
   // A policy on a tool named as the upstream names it (upstream `ev0` has an empty prefix).
   writeFileSync(join(dir, 'sums.cedar'), '@id("small-sums") forbid (principal, action == Action::"get-sum", resource) when { context.args.a.greaterThan(decimal("100.0")) };\n');
@@ -123,6 +137,8 @@ upstreams:
   feat:
     command: ${process.execPath}
     args: [${FEATURES}]
+  resum:
+    url: ${resumable.url}
   ev0:
     command: ${process.execPath}
     args: [${EVERYTHING}]
@@ -140,6 +156,7 @@ afterAll(async () => {
   for (const c of opened) await c.close().catch(() => undefined);
   await s?.close();
   everythingHttp?.kill();
+  await resumable?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -229,6 +246,61 @@ describe.each([
     const upstream = d.getInstructions()!;
     expect(upstream.length).toBeGreaterThan(50);
     expect(m.getInstructions()).toContain(upstream.trim());
+  });
+});
+
+/**
+ * A streamable-HTTP upstream that keeps its events (the SDK's in-memory event store) and closes
+ * a call's stream in the middle of the call, as the spec lets a server do: a client must resume
+ * with Last-Event-ID to get the rest.
+ */
+async function startResumableUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const http = createServer(async (req, res) => {
+    const sid = req.headers['mcp-session-id'];
+    let t = typeof sid === 'string' ? transports.get(sid) : undefined;
+    if (!t) {
+      const server = new McpServer({ name: 'resumable', version: '1.0.0' });
+      server.registerTool('interrupted', { description: 'closes its stream mid-call, then finishes', inputSchema: {}, annotations: { readOnlyHint: true, openWorldHint: false } }, async (_args, extra) => {
+        const token = extra._meta?.progressToken;
+        if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: 1, total: 2 } });
+        extra.closeSSEStream?.();
+        await new Promise((r) => setTimeout(r, 50));
+        if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: 2, total: 2 } });
+        return { content: [{ type: 'text', text: 'finished after the break' }] };
+      });
+      const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        eventStore: new InMemoryEventStore(),
+        retryInterval: 20,
+        onsessioninitialized: (id) => void transports.set(id, created),
+      });
+      t = created;
+      await server.connect(t);
+    }
+    await t.handleRequest(req, res);
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
+    async close() {
+      for (const t of transports.values()) await t.close().catch(() => undefined);
+      http.closeAllConnections();
+      await new Promise<void>((r) => http.close(() => r()));
+    },
+  };
+}
+
+describe('an HTTP upstream that closes a call\u2019s stream mid-call, direct and through Mandate', () => {
+  it('resumes it (Last-Event-ID) and delivers the rest: progress after the break, then the result', async () => {
+    const d = withHandlers(new Client({ name: 'direct', version: '1' }, CAPS));
+    await d.connect(new StreamableHTTPClientTransport(new URL(resumable.url), { fetch: noGetStream }));
+    const m = await viaMandate();
+    const a = await traced(d, 'interrupted', {});
+    const b = await traced(m, 'resum.interrupted', {});
+    expect(a.events).toEqual(['progress:1/2', 'progress:2/2', 'result']);
+    expect(b.events).toEqual(a.events);
+    expect(b.result).toEqual(a.result);
   });
 });
 
