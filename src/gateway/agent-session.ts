@@ -53,6 +53,7 @@ import { callTool } from './call-tool.js';
 import { protocolError, protocolErrorOf } from './protocol-error.js';
 import type { McpGateway, TaskState } from './mcp-gateway.js';
 import { AGENT_REQUEST_META, connectUpstream, linkOf, relatedNotification } from './upstream-client.js';
+import { allPages } from './upstreams.js';
 
 export type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -250,32 +251,6 @@ export class AgentSession {
     });
   }
 
-  /** Every page of the resources this session's own upstream connection lists now. */
-  private async listOwnResources(c: Client): Promise<Resource[]> {
-    const out: Resource[] = [];
-    let cursor: string | undefined;
-    for (let i = 0; i < 50; i++) {
-      const r = await c.listResources(cursor ? { cursor } : undefined);
-      out.push(...r.resources);
-      cursor = r.nextCursor;
-      if (!cursor) break;
-    }
-    return out;
-  }
-
-  /** Every page of the prompts this session's own upstream connection lists now. */
-  private async listOwnPrompts(c: Client): Promise<Prompt[]> {
-    const out: Prompt[] = [];
-    let cursor: string | undefined;
-    for (let i = 0; i < 50; i++) {
-      const r = await c.listPrompts(cursor ? { cursor } : undefined);
-      out.push(...r.prompts);
-      cursor = r.nextCursor;
-      if (!cursor) break;
-    }
-    return out;
-  }
-
   /** An upstream's answer, or its JSON-RPC error as it sent it (or Mandate's account of a timeout or lost connection). */
   private async relayed<T>(upstream: string, p: Promise<T>): Promise<T> {
     try {
@@ -374,12 +349,18 @@ export class AgentSession {
         // told at once, on the call's stream if a call caused it.
         c.setNotificationHandler(ResourceListChangedNotificationSchema, (n) => {
           const { agentRequest } = relatedNotification(n.params ?? {});
-          this.relist.set(name, this.listOwnResources(c).then((list) => void this.ownResources.set(name, list)).catch(() => undefined));
+          this.relist.set(name, allPages(async (cursor) => {
+            const r = await c.listResources(cursor ? { cursor } : undefined);
+            return { items: r.resources, nextCursor: r.nextCursor };
+          }).then((list) => void this.ownResources.set(name, list)).catch(() => undefined));
           void this.server.notification({ method: n.method }, related(agentRequest)).catch(() => undefined);
         });
         c.setNotificationHandler(PromptListChangedNotificationSchema, (n) => {
           const { agentRequest } = relatedNotification(n.params ?? {});
-          this.relist.set(`${name}#prompts`, this.listOwnPrompts(c).then((list) => void this.ownPrompts.set(name, list)).catch(() => undefined));
+          this.relist.set(`${name}#prompts`, allPages(async (cursor) => {
+            const r = await c.listPrompts(cursor ? { cursor } : undefined);
+            return { items: r.prompts, nextCursor: r.nextCursor };
+          }).then((list) => void this.ownPrompts.set(name, list)).catch(() => undefined));
           void this.server.notification({ method: n.method }, related(agentRequest)).catch(() => undefined);
         });
         c.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.gateway.upstreams.refresh(name).catch(() => undefined));

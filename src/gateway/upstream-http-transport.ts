@@ -110,7 +110,7 @@ export class UpstreamHttpTransport implements Transport {
       const text = await readAll(res, 4096).catch(() => '');
       if (status === 404 && this.sessionId) {
         // The upstream forgot our session: this connection is done; the next call reconnects.
-        void this.close();
+        void this.close().catch(() => undefined);
         throw new UpstreamHttpError(404, 'upstream session expired (it will be re-established on the next call)');
       }
       throw new UpstreamHttpError(status, `upstream answered HTTP ${status}${text ? `: ${text.slice(0, 300)}` : ''}`);
