@@ -34,7 +34,9 @@ import { AccessRequests } from './pdp/access-request.js';
 import { AuthzenPdp } from './pdp/authzen.js';
 import { EntityStore } from './policy/entity-store.js';
 import { PolicyService } from './policy/policy-service.js';
-import { openStore } from './storage/index.js';
+import { isPostgresUrl, openStore, postgresOptions } from './storage/index.js';
+import { pgClientConfig } from './storage/postgres/postgres-store.js';
+import { PgListener, type StoreEvent } from './events/pg-listener.js';
 import type { Store } from './storage/types.js';
 import { CredentialService } from './tasks/credentials.js';
 import { RevocationList } from './tasks/revocation.js';
@@ -102,6 +104,8 @@ export interface Mandate {
   endpoints: Endpoints;
   /** Failures on background paths, counted and logged (never a crash). */
   faults: BackgroundFaults;
+  /** On PostgreSQL: the connection that hears other replicas' changes (null on SQLite). */
+  listener: PgListener | null;
   /** Why the policy files were not loaded (only with `tolerateInvalidPolicies`), or null. */
   policyProblem: string | null;
   app: FastifyInstance;
@@ -114,7 +118,7 @@ export interface Mandate {
 export async function createMandate(opts: MandateOptions): Promise<Mandate> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
-  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, settings: config.store });
   let started: UpstreamManager | null = null;
   // Every secret the config takes from the environment is redacted by value wherever it shows up.
   registerSecretValues(Object.values(config.upstreams).flatMap((u) => secretValuesOf(u, process.env)));
@@ -198,6 +202,59 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     const accessRequests = new AccessRequests({ keys, approvals, clock, endpoint: () => `${endpoints.base}/access/v1/requests`, issuer: () => endpoints.issuer, windowSeconds: Math.min(config.approvals.ttl, 600) });
     const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types, accessRequests });
 
+    // Several replicas on one PostgreSQL database: what another replica changes (revocations,
+    // suspensions, approvals, pins, policies, tokens) reaches this one over LISTEN/NOTIFY.
+    let listener: PgListener | null = null;
+    if (store.dialect === 'postgres' && isPostgresUrl(config.databaseUrl)) {
+      const pinRefresh = new Map<string, NodeJS.Timeout>();
+      const apply = (e: StoreEvent) => {
+        if (e.k === 'revoked') revocations.remember({ taskId: e.task, revokedAt: e.at, expiresAt: e.exp, reason: e.reason });
+        else if (e.k === 'agent') {
+          if (e.status === 'active') revocations.startAgent(e.id);
+          else revocations.stopAgent(e.id, `agent ${e.status}`);
+        } else if (e.k === 'approval') faults.guard('approval decided elsewhere', approvals.changedElsewhere(e.id));
+        else if (e.k === 'callers') apiTokens.invalidate();
+        else if (e.k === 'policy') faults.guard('policy changed elsewhere', reloadPolicy('policy version stored by another replica'));
+        else if (e.k === 'pins' && upstreams.names().includes(e.upstream) && !pinRefresh.has(e.upstream)) {
+          // One accept writes a row per tool: re-read the upstream once for all of them.
+          const t = setTimeout(() => {
+            pinRefresh.delete(e.upstream);
+            faults.guard('pins changed elsewhere', upstreams.refresh(e.upstream));
+          }, 100);
+          t.unref();
+          pinRefresh.set(e.upstream, t);
+        }
+      };
+      const reloadPolicy = async (why: string) => {
+        const r = await policy.reload(tools.listTools());
+        if (r.changed) {
+          events.emit('policy.reloaded', { version: r.version });
+          opts.logger?.info({ version: r.version, why }, 'policies reloaded');
+        }
+      };
+      listener = new PgListener({
+        client: () => pgClientConfig(postgresOptions(config.databaseUrl!, config.store)),
+        onEvent: apply,
+        logger: opts.logger,
+        onTrust: (reason) => {
+          revocations.untrusted = reason;
+          if (reason === null) opts.logger?.info('listening for other replicas\' changes; caught up with the store');
+        },
+        catchUp: async () => {
+          // Everything an event could have said, re-read from the store.
+          await revocations.load(clock.now());
+          const stopped = new Map<string, string>();
+          for (const status of ['suspended', 'retired'] as const) for (const a of await store.listAgents({ status })) stopped.set(a.id, a.status);
+          for (const id of revocations.stoppedAgentIds()) if (!stopped.has(id) && !agents.hasPending(id)) revocations.startAgent(id);
+          for (const [id, status] of stopped) revocations.stopAgent(id, `agent ${status}`);
+          apiTokens.invalidate();
+          await approvals.recheckWaits();
+          if (policyProblem === null) await reloadPolicy('catching up with the store').catch((err) => opts.logger?.error({ error: (err as Error).message }, 'policy reload refused; the previous policy set stays in force'));
+        },
+      });
+      await listener.start();
+    }
+
     let sweeper: NodeJS.Timeout | undefined;
     let sweeps = 0;
     const m: Mandate = {
@@ -231,6 +288,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       accessRequests,
       endpoints,
       faults,
+      listener,
       policyProblem,
       app: undefined as unknown as FastifyInstance,
       async sweep() {
@@ -265,7 +323,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         // Every part is closed even if another fails (a broken store must not keep upstream
         // processes or the port alive); the first failure is reported after.
         let first: unknown;
-        for (const step of [() => gateway.close(), () => webhooks.close(), () => m.app.close(), () => upstreams.close(), () => audit.drain(), () => store.close()]) {
+        for (const step of [async () => listener?.close(), () => gateway.close(), () => webhooks.close(), () => m.app.close(), () => upstreams.close(), () => audit.drain(), () => store.close()]) {
           try {
             await step();
           } catch (err) {

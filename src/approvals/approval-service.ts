@@ -331,6 +331,21 @@ export class ApprovalService {
     });
   }
 
+  /**
+   * Another replica changed approval `id` (heard over the database's events): waits on it here
+   * re-read it at once instead of at their next poll.
+   */
+  async changedElsewhere(id: string): Promise<void> {
+    if (this.changes.listenerCount(id) === 0) return;
+    const a = await this.d.store.getApproval(id);
+    if (a && a.status !== 'pending') this.changes.emit(id, a);
+  }
+
+  /** Re-reads every approval waited on here (after this replica missed events). */
+  async recheckWaits(): Promise<void> {
+    for (const id of this.changes.eventNames()) await this.changedElsewhere(String(id));
+  }
+
   // ------------------------------------------------------------------ reading and upkeep
 
   async get(id: string): Promise<Approval> {

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { registerAgentCommands } from './commands/agent.js';
 import { registerApprovalCommands } from './commands/approvals.js';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerMigrateCommand } from './commands/migrate.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerTaskCommands } from './commands/task.js';
@@ -23,6 +24,7 @@ const program = new Command('mandate')
   .showHelpAfterError('(run with --help for usage)');
 
 registerServeCommand(program);
+registerMigrateCommand(program);
 registerAgentCommands(program);
 registerTaskCommands(program);
 registerAuditCommands(program);

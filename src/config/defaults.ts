@@ -28,6 +28,21 @@ export const defaults = {
     /** Open connections accepted in all. */
     maxConnections: 4096,
   },
+  store: {
+    /** The database: unset for the embedded SQLite file in the data directory; `postgres://user@host:5432/db` for
+     *  PostgreSQL (several replicas share it). `${VAR}` is taken from the environment; `MANDATE_DATABASE_URL` overrides. */
+    url: undefined as string | undefined,
+    /** PostgreSQL connections each replica keeps open. */
+    poolSize: 10,
+    /** Milliseconds one statement may run (a locked or stalled database fails fast, and the call is refused). */
+    statementTimeoutMs: 5000,
+    /** Milliseconds to wait for a connection to PostgreSQL. */
+    connectTimeoutMs: 5000,
+    /** TLS to PostgreSQL: `disable`, `require` (encrypted) or `verify-full` (encrypted, certificate and host checked). Unset: as the URL says. */
+    ssl: undefined as 'disable' | 'require' | 'verify-full' | undefined,
+    /** CA certificate (PEM file) that signs PostgreSQL's certificate, for `verify-full` with a private CA. */
+    sslCa: undefined as string | undefined,
+  },
   storage: {
     /** Warn in the log (and in /readyz) when the data volume has less free space than this, in MB. */
     lowDiskMb: 256,

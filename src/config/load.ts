@@ -91,11 +91,22 @@ export function loadConfig(opts: LoadConfigOptions = {}): MandateConfig {
     configPath,
     baseDir,
     dataDir,
-    databaseUrl: opts.databaseUrl ?? (env.MANDATE_DATABASE_URL || undefined),
+    databaseUrl: opts.databaseUrl ?? (env.MANDATE_DATABASE_URL || undefined) ?? expandEnv(cfg.store.url, 'store.url', configPath, env),
+    store: { ...cfg.store, ...(cfg.store.sslCa ? { sslCa: abs(cfg.store.sslCa) } : {}) },
     policyDir: abs(cfg.policies.dir),
     schemaPath: abs(cfg.policies.schema),
     entityFiles: cfg.entities.map(abs),
   };
+}
+
+/** `${VAR}` in a config value, taken from the environment (a database password stays out of the file). */
+function expandEnv(v: string | undefined, key: string, file: string | null, env: NodeJS.ProcessEnv): string | undefined {
+  if (v === undefined) return undefined;
+  return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+    const got = env[name];
+    if (got === undefined) throw new MandateError('config_invalid', `${file ?? '(defaults)'}: \`${key}\` uses \${${name}}, which is not set in the environment: export it or write the value`);
+    return got;
+  });
 }
 
 /** The URL agents and enforcement points use; derived from the listening port when not configured. */

@@ -120,6 +120,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    store: z
+      .object({
+        url: z.string().min(1).optional(),
+        poolSize: z.number().int().min(1).max(1000).default(defaults.store.poolSize),
+        statementTimeoutMs: z.number().int().min(100).default(defaults.store.statementTimeoutMs),
+        connectTimeoutMs: z.number().int().min(100).default(defaults.store.connectTimeoutMs),
+        ssl: z.enum(['disable', 'require', 'verify-full']).optional(),
+        sslCa: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
     storage: z
       .object({
         lowDiskMb: z.number().min(0).default(defaults.storage.lowDiskMb),

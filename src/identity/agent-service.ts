@@ -125,6 +125,11 @@ export class AgentService {
     }
   }
 
+  /** A status change of this agent waits here for the store to take it. */
+  hasPending(id: string): boolean {
+    return this.pending.has(id);
+  }
+
   /** Retries suspensions and retirements the store could not take (called by the maintenance sweep). */
   async persistPending(): Promise<void> {
     for (const [id, p] of [...this.pending]) {

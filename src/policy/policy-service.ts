@@ -1,6 +1,7 @@
 // Holds the current policy engine; reload compiles a new set and swaps it in only if the whole
 // set validates (a bad edit never takes effect), recording each new version.
 
+import { ConflictError } from '../storage/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { ToolSpec } from '../core/tool.js';
 import type { PolicyStore } from '../storage/types.js';
@@ -73,19 +74,29 @@ export class PolicyService {
 
   private async record(compiled: CompiledPolicies): Promise<void> {
     if (!this.store) return;
-    const latest = await this.store.latestPolicyVersion();
-    if (latest?.hash === compiled.version) {
-      this.versionNumber = latest.version;
-      return;
+    // Replicas starting (or reloading) together race for the next number: the loser re-reads and
+    // takes the winner's row when it is the same set, or the number after it.
+    for (let attempt = 0; ; attempt++) {
+      const latest = await this.store.latestPolicyVersion();
+      if (latest?.hash === compiled.version) {
+        this.versionNumber = latest.version;
+        return;
+      }
+      const next = (latest?.version ?? 0) + 1;
+      try {
+        await this.store.insertPolicyVersion({
+          version: next,
+          hash: compiled.version,
+          createdAt: this.clock.now(),
+          source: 'files',
+          files: [...compiled.files, { path: '(schema)', sha256: '', text: compiled.schemaText }],
+        });
+        this.versionNumber = next;
+        return;
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= 10) throw err;
+      }
     }
-    this.versionNumber = (latest?.version ?? 0) + 1;
-    await this.store.insertPolicyVersion({
-      version: this.versionNumber,
-      hash: compiled.version,
-      createdAt: this.clock.now(),
-      source: 'files',
-      files: [...compiled.files, { path: '(schema)', sha256: '', text: compiled.schemaText }],
-    });
   }
 }
 

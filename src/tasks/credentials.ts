@@ -3,6 +3,7 @@
 
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import type { Clock } from '../core/clock.js';
+import { StorageUnavailableError } from '../storage/errors.js';
 import { MandateError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { Lru } from '../core/lru.js';
@@ -139,6 +140,8 @@ export class CredentialService {
       this.verified.delete(token);
       throw new MandateError('invalid_token', 'credential has expired: the task is over; start a new task');
     }
+    // A replica that may have missed another replica's revocation refuses rather than guess.
+    if (this.revocations.untrusted) throw new StorageUnavailableError(`cannot check this credential now: ${this.revocations.untrusted}; retry shortly`);
     const ended = this.endedBecause(claims);
     if (ended) throw new MandateError('invalid_token', ended);
     return claims;

@@ -14,10 +14,17 @@ export class RevocationList {
   private readonly stoppedAgents = new Map<string, string>();
   private readonly agentListeners = new Set<(agentId: string) => void>();
 
+  /**
+   * Why this process's view may be out of date (it lost the connection that hears other replicas'
+   * revocations), or null. While set, credential checks refuse rather than trust this set.
+   */
+  untrusted: string | null = null;
+
   constructor(private readonly store: RevocationStore) {}
 
+  /** Reads every unexpired revocation from the store; ones new to this process take effect (sessions close). */
   async load(now: number): Promise<number> {
-    for (const r of await this.store.listRevocations(now)) this.revoked.set(r.taskId, r);
+    for (const r of await this.store.listRevocations(now)) this.remember(r);
     return this.revoked.size;
   }
 
@@ -57,10 +64,16 @@ export class RevocationList {
     return () => this.listeners.delete(listener);
   }
 
-  /** Applies a revocation learned from another replica (already persisted there). */
+  /** Applies a revocation learned from the store or another replica (already persisted there). */
   remember(r: Revocation): void {
+    const had = this.revoked.has(r.taskId);
     this.revoked.set(r.taskId, r);
-    for (const l of this.listeners) l(r);
+    if (!had) for (const l of this.listeners) l(r);
+  }
+
+  /** Agents stopped in this process (for catching up with the store's statuses). */
+  stoppedAgentIds(): string[] {
+    return [...this.stoppedAgents.keys()];
   }
 
   /** The kill switch in memory: from now on no credential of this agent is honoured here. */

@@ -86,7 +86,7 @@ export function runServe(config: string, dataDir: string): Promise<{ code: numbe
 }
 
 /** Registers an agent through the admin API and returns an SDK agent for it (Bearer, dev). */
-export async function serveAgent(srv: Pick<ServeProcess, 'url' | 'dataDir'>, name: string): Promise<MandateAgent> {
+export async function serveAgent(srv: Pick<ServeProcess, 'url' | 'dataDir'>, name: string, o: { dpop?: boolean; owner?: string } = {}): Promise<MandateAgent> {
   const admin = readFileSync(join(srv.dataDir, 'admin-token'), 'utf8').trim();
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const jwk = await exportJWK(publicKey);
@@ -94,9 +94,9 @@ export async function serveAgent(srv: Pick<ServeProcess, 'url' | 'dataDir'>, nam
   const res = await fetch(`${srv.url}/api/v1/agents`, {
     method: 'POST',
     headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name, owner: 'ops@corp.example', purpose: 'fault tests', environment: 'dev', jwks: { keys: [{ ...jwk, kid }] } }),
+    body: JSON.stringify({ name, owner: o.owner ?? 'ops@corp.example', purpose: 'fault tests', environment: 'dev', jwks: { keys: [{ ...jwk, kid }] } }),
   });
   const body = (await res.json()) as { id: string };
   if (res.status !== 201) throw new Error(`agent create failed: ${JSON.stringify(body)}`);
-  return MandateAgent.create({ url: srv.url, key: { agentId: body.id, kid, alg: 'ES256', privateKey }, dpop: false });
+  return MandateAgent.create({ url: srv.url, key: { agentId: body.id, kid, alg: 'ES256', privateKey }, ...(o.dpop ? {} : { dpop: false }) });
 }

@@ -26,7 +26,7 @@ export function registerPolicyCommands(program: Command): void {
         // (its pinned definitions), so a policy on a discovered tool validates here as it does there.
         const catalog = ToolCatalog.fromConfig(config.upstreams);
         if (config.databaseUrl || existsSync(join(config.dataDir, 'mandate.db'))) {
-          const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+          const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, settings: config.store });
           try {
             for (const name of Object.keys(config.upstreams)) catalog.setPinned(name, await acceptedDefinitions(store, name));
           } finally {

@@ -7,13 +7,14 @@ import { createMandate } from '../../mandate.js';
 import { PolicyWatcher } from '../../policy/watch.js';
 import { redactSecrets } from '../../audit/redact.js';
 import { configFrom, fail } from '../context.js';
+import { isPostgresUrl, redactUrl } from '../../storage/index.js';
 
 export const LOG_REDACT = ['req.headers.authorization', 'req.headers.dpop', 'req.headers.cookie', '*.access_token', '*.client_assertion', '*.token', '*.password'];
 
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('start Mandate (HTTP API, OAuth, AuthZEN PDP) with the embedded store')
+    .description('start Mandate (HTTP API, OAuth, AuthZEN PDP) on the embedded SQLite store, or on PostgreSQL (store.url / MANDATE_DATABASE_URL)')
     .option('--port <port>', 'listen port (env MANDATE_PORT; default 7070)', (v) => Number.parseInt(v, 10))
     .action(async (opts: { port?: number }, cmd: Command) => {
       try {
@@ -33,7 +34,7 @@ export function registerServeCommand(program: Command): void {
         const c = m.policy.current.compiled;
         const out = [
           `Mandate listening on ${url}`,
-          `  store:       ${config.databaseUrl ? 'external database' : `SQLite ${rel(config.dataDir)}/mandate.db`}`,
+          `  store:       ${config.databaseUrl ? (isPostgresUrl(config.databaseUrl) ? `PostgreSQL ${redactUrl(config.databaseUrl)} (replicas share it)` : `SQLite ${config.databaseUrl.slice('sqlite:'.length)}`) : `SQLite ${rel(config.dataDir)}/mandate.db`}`,
           `  config:      ${config.configPath ? rel(config.configPath) : '(defaults)'} (trust domain ${config.trustDomain})`,
           `  policies:    ${c.policies.length} policies from ${rel(config.policyDir)}, version ${c.version}`,
           `  tools:       ${m.tools.listTools().length} in the catalogue`,

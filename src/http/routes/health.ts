@@ -13,6 +13,8 @@ export function registerHealthRoutes(app: FastifyInstance, m: Mandate): void {
     } catch (err) {
       return reply.status(503).send(errorBody('storage_unavailable', (err as Error).message));
     }
+    // A replica that may have missed another replica's changes is not ready until it caught up.
+    if (m.listener?.untrusted) return reply.status(503).send(errorBody('storage_unavailable', `this replica ${m.listener.untrusted}`));
     const free = await m.store.freeBytes().catch(() => null);
     const MB = 1024 * 1024;
     if (free !== null && free < m.config.storage.minFreeMb * MB) {
@@ -25,6 +27,7 @@ export function registerHealthRoutes(app: FastifyInstance, m: Mandate): void {
       ...(free !== null ? { diskFreeMb: Math.floor(free / (1024 * 1024)) } : {}),
       ...(low ? { warnings: [`the data volume has less than ${m.config.storage.lowDiskMb} MB free: writes will soon fail and Mandate will refuse to decide (docs/operations.md: disk budget)`] } : {}),
       backgroundFaults: m.faults.total,
+      store: m.store.dialect,
     };
   });
 }
