@@ -6,6 +6,7 @@ import { pdpHttp } from './pdp-http.mjs';
 import { credentials } from './credentials.mjs';
 import { gateway } from './gateway.mjs';
 import { store } from './store.mjs';
+import { scaleout } from './scaleout.mjs';
 
 const only = process.argv.slice(2);
 const want = (name) => only.length === 0 || only.includes(name);
@@ -24,6 +25,10 @@ if (want('gateway')) {
 }
 if (want('store')) {
   await store();
+  console.log();
+}
+if (want('scaleout')) {
+  await scaleout();
   console.log();
 }
 if (want('credentials')) {

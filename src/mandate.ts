@@ -233,7 +233,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         }
       };
       listener = new PgListener({
-        client: () => pgClientConfig(postgresOptions(config.databaseUrl!, config.store)),
+        client: () => ({ ...pgClientConfig({ ...postgresOptions(config.databaseUrl!, config.store), applicationName: 'mandate-events' }), keepAlive: true }),
         onEvent: apply,
         logger: opts.logger,
         onTrust: (reason) => {

@@ -33,6 +33,11 @@ export interface PgListenerOptions {
   logger?: Logger | undefined;
   /** Longest pause between reconnection attempts, ms. Default 2000. */
   maxBackoffMs?: number;
+  /**
+   * How often the listening connection is checked with a round trip, ms (a half-open TCP
+   * connection delivers nothing and reports nothing). Default 5000; it must answer within as long.
+   */
+  heartbeatMs?: number;
 }
 
 export class PgListener {
@@ -40,6 +45,7 @@ export class PgListener {
   private closed = false;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
   /** Why this replica's view may be out of date, or null when it is listening and caught up. */
   untrusted: string | null = 'not yet listening for changes made by other replicas';
   /** Events heard (for tests and metrics). */
@@ -66,6 +72,7 @@ export class PgListener {
     const onLost = (why: string) => {
       if (lost || this.client !== client) return;
       lost = true;
+      clearInterval(this.heartbeat);
       this.client = null;
       client.end().catch(() => undefined);
       if (this.closed) return;
@@ -101,6 +108,29 @@ export class PgListener {
     if (this.client !== client) return;
     this.attempt = 0;
     this.setTrust(null);
+    this.beat(client, onLost);
+  }
+
+  private beat(client: pg.Client, onLost: (why: string) => void): void {
+    const every = this.opts.heartbeatMs ?? 5000;
+    clearInterval(this.heartbeat);
+    let busy = false;
+    this.heartbeat = setInterval(() => {
+      if (this.client !== client) return clearInterval(this.heartbeat);
+      if (busy) return;
+      busy = true;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${every} ms`)), every);
+      });
+      Promise.race([client.query('SELECT 1'), late])
+        .catch((err: Error) => onLost(`heartbeat failed: ${err.message}`))
+        .finally(() => {
+          clearTimeout(timer);
+          busy = false;
+        });
+    }, every);
+    this.heartbeat.unref();
   }
 
   private schedule(): void {
@@ -117,6 +147,7 @@ export class PgListener {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    clearInterval(this.heartbeat);
     const c = this.client;
     this.client = null;
     await c?.end().catch(() => undefined);

@@ -55,19 +55,20 @@ export class ToolPins {
 
   /** Compares what an upstream offers now with what was accepted, recording anything new or changed. */
   async review(upstream: string, tools: DiscoveredTool[]): Promise<PinReview> {
-    const pins = new Map((await this.store.listToolPins(upstream)).map((p) => [p.tool, p]));
-    const firstSight = pins.size === 0;
+    let pins = new Map((await this.store.listToolPins(upstream)).map((p) => [p.tool, p]));
     const now = this.clock.now();
+    if (pins.size === 0) {
+      // First sight: everything offered now is accepted, recorded all at once (a replica starting
+      // at the same moment records the same, or sees ours complete, never half).
+      const seed = tools.map((t) => ({ upstream, tool: t.name, acceptedHash: definitionHash(t), acceptedDefinition: pinnedDefinition(t), pendingHash: null, pendingDefinition: null, firstSeen: now, updatedAt: now }));
+      if (await this.store.seedToolPins(upstream, seed)) return { accepted: [...tools], blocked: new Map() };
+      pins = new Map((await this.store.listToolPins(upstream)).map((p) => [p.tool, p]));
+    }
     const accepted: DiscoveredTool[] = [];
     const blocked = new Map<string, string>();
     for (const t of tools) {
       const hash = definitionHash(t);
       const pin = pins.get(t.name);
-      if (!pin && firstSight) {
-        await this.store.putToolPin({ upstream, tool: t.name, acceptedHash: hash, acceptedDefinition: pinnedDefinition(t), pendingHash: null, pendingDefinition: null, firstSeen: now, updatedAt: now });
-        accepted.push(t);
-        continue;
-      }
       if (pin && pin.acceptedHash === hash) {
         if (pin.pendingHash) await this.store.putToolPin({ ...pin, pendingHash: null, pendingDefinition: null, updatedAt: now });
         accepted.push(t);

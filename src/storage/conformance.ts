@@ -291,6 +291,21 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
       });
     });
 
+    describe('first sight of an upstream', () => {
+      it('records all its pins at once, only once', async () => {
+        const pin = (tool: string, hash: string) => ({ upstream: 'fs', tool, acceptedHash: hash, acceptedDefinition: { name: tool }, pendingHash: null, pendingDefinition: null, firstSeen: 1, updatedAt: 1 });
+        const racing = await Promise.all([
+          store.seedToolPins('fs', [pin('read', 'a1'), pin('write', 'a2')]),
+          store.seedToolPins('fs', [pin('read', 'b1'), pin('write', 'b2'), pin('delete', 'b3')]),
+        ]);
+        expect(racing.filter(Boolean)).toHaveLength(1);
+        const kept = (await store.listToolPins('fs')).map((p) => `${p.tool}:${p.acceptedHash}`);
+        expect([['read:a1', 'write:a2'], ['delete:b3', 'read:b1', 'write:b2']]).toContainEqual(kept);
+        expect(await store.seedToolPins('fs', [pin('other', 'c')])).toBe(false);
+        expect(await store.seedToolPins('mem', [])).toBe(true);
+      });
+    });
+
     describe('API tokens', () => {
       it('finds by hash, refuses duplicates and revokes', async () => {
         await store.insertApiToken({ id: 'tok_1', name: 'gateway', role: 'pep', tokenHash: 'h1', createdAt: 1, revokedAt: null });

@@ -188,6 +188,11 @@ export interface ToolPinStore {
   listToolPins(upstream?: string): Promise<ToolPin[]>;
   /** Inserts or replaces the pin of (upstream, tool). */
   putToolPin(pin: ToolPin): Promise<void>;
+  /**
+   * First sight of an upstream: records all its pins at once, only if it has none yet (another
+   * replica may be doing the same). True if these were recorded; false if pins already existed.
+   */
+  seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean>;
 }
 
 export type UserStatus = 'active' | 'disabled';

@@ -1,9 +1,9 @@
 // Several `mandate serve` processes on one PostgreSQL database behind a small HTTP load balancer,
-// as an operator runs them (docs/operations.md): every replica has its own data directory but the
-// same signing key and admin token (the deployment's secrets), and all share `publicUrl` (the
-// balancer's address), so a credential names the service, not a replica.
+// as an operator runs them (docs/operations.md): every replica has the same signing key and admin
+// token (the deployment's secrets), and all share `publicUrl` (the balancer's address), so a
+// credential names the service, not a replica.
 
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -130,22 +130,19 @@ export async function startReplicas(n: number, databaseUrl: string): Promise<Rep
   const ports: number[] = [];
   for (let i = 0; i < n; i++) ports.push(await freePort());
   const configPath = writeReplicaConfig(root, databaseUrl, `http://127.0.0.1:${lbPort}`, ports.map((p) => `127.0.0.1:${p}`));
-  const dirs = Array.from({ length: n }, (_, i) => join(root, `replica-${i}`));
-  const nodes: ServeProcess[] = [];
-  nodes.push(await startServe(configPath, dirs[0]!, ports[0]));
-  // The deployment's secrets, as an operator distributes them (a mounted secret, say).
-  for (const d of dirs.slice(1)) {
-    mkdirSync(d, { recursive: true, mode: 0o700 });
-    for (const f of ['signing-keys.json', 'admin-token']) copyFileSync(join(dirs[0]!, f), join(d, f));
-  }
-  nodes.push(...(await Promise.all(dirs.slice(1).map((d, k) => startServe(configPath, d, ports[k + 1])))));
+  // All start at once on a fresh database (they migrate once, under the advisory lock, and race
+  // for the first policy version and tool pins). Their data directory holds only the deployment's
+  // secrets (signing key, admin token), created by whichever starts first: a shared secret volume.
+  const dataDir = join(root, 'secrets');
+  const dirs = Array.from({ length: n }, () => dataDir);
+  const nodes: ServeProcess[] = await Promise.all(dirs.map((d, i) => startServe(configPath, d, ports[i])));
   const alive = nodes.map(() => true);
   const lb = await startBalancer(lbPort, () => nodes.map((p, i) => ({ port: p.port, alive: alive[i]! && p.child.exitCode === null && p.child.signalCode === null })));
   const r: Replicas = {
     lb,
     nodes,
     configPath,
-    adminToken: readFileSync(join(dirs[0]!, 'admin-token'), 'utf8').trim(),
+    adminToken: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),
     async restart(i) {
       nodes[i] = await startServe(configPath, dirs[i]!, nodes[i]!.port);
       return nodes[i]!;

@@ -9,16 +9,19 @@ export interface TcpProxy {
   port: number;
   /** Cuts every open connection and refuses new ones (the database "goes away"). */
   cut(): void;
-  /** Accepts connections again. */
+  /** Stops forwarding without closing anything: a half-open network path (packets go nowhere). */
+  freeze(): void;
+  /** Accepts connections again (and forwards on frozen ones). */
   restore(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   let up = true;
+  let frozen = false;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
-    if (!up) return client.destroy();
+    if (!up || frozen) return client.destroy();
     const target = connect(targetPort, targetHost);
     sockets.add(client);
     sockets.add(target);
@@ -41,8 +44,14 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       for (const s of sockets) s.destroy();
       sockets.clear();
     },
+    freeze() {
+      frozen = true;
+      for (const s of sockets) s.pause();
+    },
     restore() {
       up = true;
+      if (frozen) for (const s of sockets) s.resume();
+      frozen = false;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1101,6 +1101,23 @@ export class PostgresStore implements Store {
     return rows.map(pinFromRow);
   }
 
+  async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {
+    const j = (v: unknown) => (v === null ? null : JSON.stringify(v));
+    return this.tx(async (c) => {
+      // Replicas seeing an upstream for the first time together: one records, the rest see it all.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tool_pins:${upstream}`]);
+      if ((await c.query('SELECT 1 FROM tool_pins WHERE upstream = $1 LIMIT 1', [upstream])).rowCount) return false;
+      for (const p of pins) {
+        await c.query(
+          `INSERT INTO tool_pins (upstream, tool, accepted_hash, accepted_definition, pending_hash, pending_definition, first_seen, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [upstream, p.tool, p.acceptedHash, j(p.acceptedDefinition), p.pendingHash, j(p.pendingDefinition), p.firstSeen, p.updatedAt],
+        );
+      }
+      return true;
+    });
+  }
+
   async putToolPin(p: ToolPin): Promise<void> {
     const j = (v: unknown) => (v === null ? null : JSON.stringify(v));
     await this.exec(

@@ -788,6 +788,15 @@ export class SqliteStore implements Store {
     return rows.map(pinFromRow);
   }
 
+  async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM tool_pins WHERE upstream = ? LIMIT 1').get(upstream)) return false;
+      const j = (v: unknown) => (v === null ? null : JSON.stringify(v));
+      for (const p of pins) this.stmts.putToolPin!.run(upstream, p.tool, p.acceptedHash, j(p.acceptedDefinition), p.pendingHash, j(p.pendingDefinition), p.firstSeen, p.updatedAt);
+      return true;
+    }).immediate();
+  }
+
   async putToolPin(p: ToolPin): Promise<void> {
     const j = (v: unknown) => (v === null ? null : JSON.stringify(v));
     this.stmts.putToolPin!.run(p.upstream, p.tool, p.acceptedHash, j(p.acceptedDefinition), p.pendingHash, j(p.pendingDefinition), p.firstSeen, p.updatedAt);
