@@ -759,35 +759,46 @@ export class PostgresStore implements Store {
   // ---- call budgets
   async consumeCall(tool: string, charges: CallCharge[]): Promise<CallConsumption> {
     if (charges.length === 0) return { ok: true, used: [] };
-    const ids = [...new Set(charges.map((c) => c.taskId))].sort();
+    // One counter per task (the tightest limit if a task is named twice), in one fixed order, so
+    // two replicas charging overlapping tasks lock the rows in the same order (no deadlock).
+    const limits = new Map<string, number | null>();
+    for (const ch of charges) {
+      const had = limits.get(ch.taskId);
+      limits.set(ch.taskId, had === undefined ? ch.limit : had === null ? ch.limit : ch.limit === null ? had : Math.min(had, ch.limit));
+    }
+    const ids = [...limits.keys()].sort();
     try {
-      return await this.tx(async (c): Promise<CallConsumption> => {
-        // Rows exist first (so there is something to lock), then every counter is locked in one
-        // order: two replicas charging overlapping tasks wait for each other instead of deadlocking,
-        // and neither can both read and take the last call.
-        await c.query('INSERT INTO task_calls (task_id, tool, used) SELECT t, $2, 0 FROM unnest($1::text[]) AS t ON CONFLICT (task_id, tool) DO NOTHING', [ids, tool]);
-        const locked = await c.query<{ task_id: string; used: number }>(
-          `SELECT task_id, used FROM task_calls WHERE tool = $1 AND task_id = ANY($2::text[]) ORDER BY task_id ${C} FOR UPDATE`,
-          [tool, ids],
-        );
-        const cur = new Map(locked.rows.map((r) => [r.task_id, r.used]));
-        for (const ch of charges) {
-          // All or none: the zero rows inserted above go too.
-          if (ch.limit !== null && (cur.get(ch.taskId) ?? 0) >= ch.limit) throw new Rollback<CallConsumption>({ ok: false, exhausted: ch.taskId, limit: ch.limit });
+      // One statement: atomic by itself and one round trip. A counter that would pass its limit
+      // makes `mandate_budget_spent` raise (migrations/postgres/003), which undoes every counter.
+      const statement = () => this.exec(
+        `INSERT INTO task_calls AS t (task_id, tool, used)
+         SELECT v.task_id, $1, CASE WHEN v.lim IS NOT NULL AND v.lim < 1 THEN mandate_budget_spent(v.task_id, v.lim) ELSE 1 END
+           FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS v(task_id, lim, n) ORDER BY v.n
+         ON CONFLICT (task_id, tool) DO UPDATE SET used = CASE
+           WHEN (SELECT x.lim FROM unnest($2::text[], $3::bigint[]) AS x(task_id, lim) WHERE x.task_id = t.task_id) <= t.used
+             THEN mandate_budget_spent(t.task_id, (SELECT x.lim FROM unnest($2::text[], $3::bigint[]) AS x(task_id, lim) WHERE x.task_id = t.task_id))
+           ELSE t.used + 1 END
+         RETURNING task_id, used`,
+        [tool, ids, ids.map((id) => limits.get(id) ?? null)],
+      );
+      let r: pg.QueryResult<Row>;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          r = await statement();
+          break;
+        } catch (err) {
+          // A deadlock or serialisation failure undid the whole statement: safe to run again.
+          if (attempt < 4 && isRetryable(err)) continue;
+          throw err;
         }
-        const used = charges.map((ch) => {
-          const n = (cur.get(ch.taskId) ?? 0) + 1;
-          cur.set(ch.taskId, n);
-          return n;
-        });
-        await c.query('UPDATE task_calls t SET used = v.used FROM unnest($2::text[], $3::bigint[]) AS v(task_id, used) WHERE t.tool = $1 AND t.task_id = v.task_id', [
-          tool,
-          ids,
-          ids.map((id) => cur.get(id) ?? 0),
-        ]);
-        return { ok: true, used };
-      });
+      }
+      const now = new Map(r.rows.map((row) => [row.task_id as string, row.used as number]));
+      return { ok: true, used: charges.map((ch) => now.get(ch.taskId) ?? 0) };
     } catch (err) {
+      if ((err as { code?: string }).code === 'MDB01') {
+        const d = JSON.parse((err as { detail?: string }).detail ?? '{}') as { task?: string; limit?: number };
+        return { ok: false, exhausted: d.task ?? ids[0]!, limit: Number(d.limit ?? 0) };
+      }
       this.fail(err, 'call budget');
     }
   }
