@@ -79,7 +79,9 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     upstream = tool.upstream;
 
     // 4-5. Decide: the task's declared scope (arguments made canonical), the pinned input
-    //      schema, then Cedar with the task's context (one authorizer).
+    //      schema, then Cedar with the task's context (one authorizer; on a shared store the
+    //      task's taint and counts as all replicas left them).
+    await gw.refreshShared(session.state);
     const calls = session.state.calls.get(tool.name) ?? 0;
     const decided = gw.authorizer.authorize({ agent: session.agent, task: session.state.task, tool, args, calls });
     decision = decided;

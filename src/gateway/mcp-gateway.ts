@@ -16,7 +16,7 @@ import { MandateError, q } from '../core/errors.js';
 import type { Classification, ToolSpec } from '../core/tool.js';
 import type { Decision } from '../policy/engine.js';
 import type { PolicyService } from '../policy/policy-service.js';
-import type { Agent, AgentStore, CallBudgetStore, Task, TaskStore } from '../storage/types.js';
+import type { Agent, AgentStore, CallBudgetStore, Store, Task, TaskStore } from '../storage/types.js';
 import { holderOf, type CredentialService } from '../tasks/credentials.js';
 import type { RevocationList } from '../tasks/revocation.js';
 import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
@@ -51,7 +51,7 @@ export interface GatewayDeps {
   policy: PolicyService;
   credentials: CredentialService;
   revocations: RevocationList;
-  store: Pick<TaskStore, 'getTask' | 'addTaskLabels'> & Pick<AgentStore, 'getAgent'> & CallBudgetStore;
+  store: Pick<TaskStore, 'getTask' | 'addTaskLabels'> & Pick<AgentStore, 'getAgent'> & CallBudgetStore & Pick<Store, 'dialect'>;
   audit: AuditLog;
   clock: Clock;
   endpoints: { base: string; mcp: string };
@@ -389,6 +389,18 @@ export class McpGateway {
     }
     state.calls.set(tool, r.used[0]!);
     return null;
+  }
+
+  /**
+   * On a shared store (several replicas), what other replicas changed about this task since the
+   * session opened: its taint and its call counts are read from the store before each decision,
+   * so a confidential read on one replica stops egress on every other at once.
+   */
+  async refreshShared(state: TaskState): Promise<void> {
+    if (this.d.store.dialect !== 'postgres') return;
+    const [task, counts] = await Promise.all([this.d.store.getTask(state.task.id), this.d.store.callCounts(state.task.id)]);
+    if (task && task.labels.some((l) => !state.task.labels.includes(l))) state.task = { ...state.task, labels: [...new Set([...state.task.labels, ...task.labels])].sort() };
+    for (const [tool, n] of Object.entries(counts)) if (n > (state.calls.get(tool) ?? 0)) state.calls.set(tool, n);
   }
 
   /** Step 8 of the data path: the task carries the classification of what it read. */

@@ -94,8 +94,10 @@ export function writeReplicaConfig(dir: string, databaseUrl: string, publicUrl: 
       'permit (principal is Agent, action == Action::"startTask", resource);',
       'permit (principal is Agent, action in Action::"read", resource);',
       'permit (principal is Agent, action in Action::"egress", resource);',
-      '@approval("owner") @reason("fetching needs the owner\'s yes")',
-      'forbid (principal, action == Action::"stdio.fetch", resource);',
+      '@approval("owner") @reason("fetching this needs the owner\'s yes")',
+      'forbid (principal, action == Action::"stdio.fetch", resource) when { context.args.url like "https://example.com/held*" };',
+      '@reason("no egress once the task has read confidential data")',
+      'forbid (principal, action in Action::"egress", resource) when { context.task.labels.contains("confidential") };',
       '',
     ].join('\n'),
   );
@@ -117,6 +119,8 @@ upstreams:
     command: ${process.execPath}
     args: [${join(REPO, 'test/fixtures/upstreams/stdio-server.mjs')}]
     sharing: shared
+    tools:
+      secret_report: { classification: confidential }
 `,
   );
   return path;

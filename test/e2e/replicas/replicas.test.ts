@@ -142,6 +142,18 @@ describe('three replicas on one PostgreSQL database', () => {
     for (const c of sessions) await c.close();
   });
 
+  it('stop egress on every replica once the task read confidential data on one (taint is shared)', async () => {
+    const task = await agent.startTask({ intent: 'taint', tools: ['stdio.secret_report', 'stdio.fetch'] });
+    const [a, b] = [await sessionOn(0, task), await sessionOn(1, task)];
+    expect(text(await b.callTool({ name: 'stdio.fetch', arguments: { url: 'https://example.com/before' } }))).toBe('fetched https://example.com/before');
+    expect((await a.callTool({ name: 'stdio.secret_report', arguments: {} })).isError).toBeFalsy();
+    const after = await b.callTool({ name: 'stdio.fetch', arguments: { url: 'https://example.com/after' } });
+    expect(after.isError).toBe(true);
+    expect(text(after)).toMatch(/no egress once the task has read confidential data/);
+    await a.close();
+    await b.close();
+  });
+
   it('refuse on one replica a DPoP proof already used on another', async () => {
     const bound = await serveAgent({ url: r.lb.url, dataDir: r.nodes[0]!.dataDir }, 'dpop-worker', { dpop: true });
     const task = await bound.startTask({ intent: 'dpop', tools: ['stdio.echo'] });
