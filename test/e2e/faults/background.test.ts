@@ -70,8 +70,9 @@ describe('background paths on a store that cannot write', () => {
       readOnly(false);
     }
     // And once the store writes again, the maintenance sweep records the revocation.
+    // (The status and its audit record are two writes: the record follows the status.)
     await expect.poll(async () => (await g.s.m.store.getTask(t.taskId))?.status, { timeout: PATIENCE }).toBe('revoked');
-    expect((await g.s.m.store.listAudit({ type: 'task.revoke', taskId: t.taskId, limit: 1 })).length).toBe(1);
+    await expect.poll(async () => (await g.s.m.store.listAudit({ type: 'task.revoke', taskId: t.taskId, limit: 10 })).length, { timeout: PATIENCE }).toBe(1);
   });
 
   it('the kill switch holds at once when the store cannot record it (suspension during a store fault)', async () => {
