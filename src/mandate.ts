@@ -120,6 +120,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
   const clock = opts.clock ?? systemClock;
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, settings: config.store });
   let started: UpstreamManager | null = null;
+  let startedListener: PgListener | null = null;
   // Every secret the config takes from the environment is redacted by value wherever it shows up.
   registerSecretValues(Object.values(config.upstreams).flatMap((u) => secretValuesOf(u, process.env)));
   registerSecretValues(
@@ -252,6 +253,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
           if (policyProblem === null) await reloadPolicy('catching up with the store').catch((err) => opts.logger?.error({ error: (err as Error).message }, 'policy reload refused; the previous policy set stays in force'));
         },
       });
+      startedListener = listener;
       await listener.start();
     }
 
@@ -301,6 +303,8 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         await revocations.prune(now);
         // Housekeeping every 30 passes: checkpoint the WAL, and say so while disk space runs low.
         if (++sweeps % 30 === 0) {
+          // Session records that no task can use any more (ended, or older than any task may live).
+          await store.pruneMcpSessions(now - (config.tasks.maxTtl + 60) * 1000);
           await store.checkpoint();
           const free = await store.freeBytes();
           if (free !== null && free < config.storage.lowDiskMb * 1024 * 1024) {
@@ -338,6 +342,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     m.app = await buildApp(m);
     return m;
   } catch (err) {
+    await startedListener?.close();
     await started?.close();
     await store.close();
     throw err;

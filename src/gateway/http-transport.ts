@@ -60,10 +60,13 @@ const REPLAY_KEEP_MS = 60_000;
 /** At most this much of answered streams is kept per session (newest first). */
 const REPLAY_KEEP_BYTES = 8 * 1024 * 1024;
 
+/** The id of the replayed `initialize` of a session taken over (its answer is dropped). */
+const RESTORE_ID = 'io.mandate/restore';
+
 export interface AgentHttpTransportOptions {
   sessionId: string;
-  /** `initialize` was accepted: the session exists from now on. */
-  onInitialized: () => void;
+  /** `initialize` was accepted (its params): the session exists from now on. */
+  onInitialized: (params: Record<string, unknown>) => void;
   /** The agent sent DELETE: the session ends. */
   onSessionClosed: () => Promise<void> | void;
   keepAliveMs?: number;
@@ -96,6 +99,17 @@ export class AgentHttpTransport implements Transport {
   }
 
   async start(): Promise<void> {}
+
+  /**
+   * Takes over a session opened elsewhere (another replica): the MCP server is initialized with
+   * what the agent's `initialize` said then, its answer going nowhere (the agent had it already).
+   */
+  restore(init: Record<string, unknown>): void {
+    this.initialized = true;
+    const info: MessageExtraInfo = { requestInfo: { headers: {} } };
+    this.onmessage?.({ jsonrpc: '2.0', id: RESTORE_ID, method: 'initialize', params: init } as JSONRPCMessage, info);
+    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage, info);
+  }
 
   /** Serves one HTTP request of this session (POST, GET or DELETE). `body` is the parsed JSON body. */
   async handle(req: IncomingMessage, res: ServerResponse, body: unknown, extra: Omit<MessageExtraInfo, 'requestInfo'>): Promise<void> {
@@ -133,7 +147,7 @@ export class AgentHttpTransport implements Transport {
       if (this.initialized) return reply(res, 400, -32600, 'this session is already initialized');
       if (messages.length > 1) return reply(res, 400, -32600, '`initialize` must be sent alone');
       this.initialized = true;
-      this.opts.onInitialized();
+      this.opts.onInitialized(((messages[0] as { params?: Record<string, unknown> }).params ?? {}) as Record<string, unknown>);
     } else {
       const problem = this.checkVersion(req);
       if (problem) return reply(res, 400, -32000, problem);

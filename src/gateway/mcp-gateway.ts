@@ -16,7 +16,8 @@ import { MandateError, q } from '../core/errors.js';
 import type { Classification, ToolSpec } from '../core/tool.js';
 import type { Decision } from '../policy/engine.js';
 import type { PolicyService } from '../policy/policy-service.js';
-import type { Agent, AgentStore, CallBudgetStore, Store, Task, TaskStore } from '../storage/types.js';
+import { Lru } from '../core/lru.js';
+import type { Agent, AgentStore, CallBudgetStore, McpSessionStore, Store, Task, TaskStore } from '../storage/types.js';
 import { holderOf, type CredentialService } from '../tasks/credentials.js';
 import type { RevocationList } from '../tasks/revocation.js';
 import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
@@ -51,7 +52,7 @@ export interface GatewayDeps {
   policy: PolicyService;
   credentials: CredentialService;
   revocations: RevocationList;
-  store: Pick<TaskStore, 'getTask' | 'addTaskLabels'> & Pick<AgentStore, 'getAgent'> & CallBudgetStore & Pick<Store, 'dialect'>;
+  store: Pick<TaskStore, 'getTask' | 'addTaskLabels'> & Pick<AgentStore, 'getAgent'> & CallBudgetStore & McpSessionStore & Pick<Store, 'dialect'>;
   audit: AuditLog;
   clock: Clock;
   endpoints: { base: string; mcp: string };
@@ -154,7 +155,7 @@ export class McpGateway {
     const sessionId = req.headers['mcp-session-id'];
     let session: AgentSession | undefined;
     if (typeof sessionId === 'string') {
-      session = this.sessions.get(sessionId);
+      session = this.sessions.get(sessionId) ?? (await this.takeOver(sessionId, holderOf(claims), claims.task_id));
       if (!session) return sendJson(res, 404, { jsonrpc: '2.0', id: null, error: { code: -32001, message: `session ${q(sessionId)} not found (it ended or expired): initialize a new one` } });
       if (session.state.task.id !== claims.task_id) return sendJson(res, 403, { error: 'forbidden', error_description: 'this session belongs to another task' });
     } else {
@@ -194,7 +195,39 @@ export class McpGateway {
     return null;
   }
 
-  private async openSession(agentId: string, taskId: string): Promise<AgentSession | undefined> {
+  /**
+   * A session this process did not open but the store knows (opened on a replica that is gone, or
+   * that the balancer no longer routes to): taken over for the same task only, with what its
+   * `initialize` said. The credential of the request was already checked, as for any request.
+   */
+  private async takeOver(id: string, agentId: string, taskId: string): Promise<AgentSession | undefined> {
+    if (!/^[0-9a-f-]{36}$/.test(id) || this.ended.get(id)) return undefined;
+    const rec = await this.d.store.getMcpSession(id);
+    if (!rec || rec.taskId !== taskId || rec.agentId !== agentId) return undefined;
+    const pending = this.takingOver.get(id);
+    if (pending) return pending;
+    const p = (async () => {
+      const session = await this.openSession(agentId, taskId, id);
+      if (!session) return undefined;
+      session.id = id;
+      this.sessions.set(id, session);
+      session.transport.restore(rec.init);
+      await this.audit.record({ type: 'mcp.session', actor: agentId, agentId, taskId, outcome: 'taken over', data: { session: id } });
+      return session;
+    })();
+    this.takingOver.set(id, p);
+    try {
+      return await p;
+    } finally {
+      this.takingOver.delete(id);
+    }
+  }
+
+  private readonly takingOver = new Map<string, Promise<AgentSession | undefined>>();
+  /** Sessions that ended here: not taken over again from a record the store may still hold. */
+  private readonly ended = new Lru<string, true>(10_000);
+
+  private async openSession(agentId: string, taskId: string, existingId?: string): Promise<AgentSession | undefined> {
     const [agent, task] = await Promise.all([this.d.store.getAgent(agentId), this.d.store.getTask(taskId)]);
     if (!agent || agent.status !== 'active' || !task || task.status !== 'active' || task.agentId !== agent.id) return undefined;
     let state = this.states.get(task.id);
@@ -211,13 +244,15 @@ export class McpGateway {
       this.states.set(task.id, state);
     }
     const session = new AgentSession(this, agent, state);
-    const id = randomUUID();
+    const id = existingId ?? randomUUID();
     const transport = new AgentHttpTransport({
       sessionId: id,
-      onInitialized: () => {
+      onInitialized: (init) => {
         session.id = id;
         this.sessions.set(id, session);
         this.d.faults.guard('audit session open', this.audit.record({ type: 'mcp.session', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'open', data: { session: id } }));
+        // Kept so that another replica can take the session over.
+        this.d.faults.guard('record session', this.d.store.putMcpSession({ id, taskId: task.id, agentId: agent.id, init, createdAt: Date.now() }));
       },
       onSessionClosed: () => this.closeSession(id, 'closed by the agent'),
     });
@@ -227,10 +262,16 @@ export class McpGateway {
   }
 
   /** Closes a session whatever the store says: the close happens even if its audit record cannot be written. */
-  private async closeSession(id: string, why: string): Promise<void> {
+  private async closeSession(id: string, why: string, ended = true): Promise<void> {
     const s = this.sessions.get(id);
     if (!s) return;
     this.sessions.delete(id);
+    // A session that ended is forgotten (and never taken over here again, even if the store could
+    // not forget it); one whose replica shuts down stays, for another to take over.
+    if (ended) {
+      this.ended.set(id, true);
+      this.d.faults.guard('forget session', this.d.store.deleteMcpSession(id));
+    }
     try {
       await this.audit.record({ type: 'mcp.session', actor: s.agent.id, agentId: s.agent.id, taskId: s.state.task.id, outcome: 'closed', data: { session: id, reason: why } });
     } finally {
@@ -446,7 +487,7 @@ export class McpGateway {
   async close(): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer);
     // Shutdown goes on whatever the store says (a session's closing record may not be writable).
-    for (const id of [...this.sessions.keys()]) await this.closeSession(id, 'server shutting down').catch((err) => this.d.faults.note('close session at shutdown', err));
+    for (const id of [...this.sessions.keys()]) await this.closeSession(id, 'server shutting down', false).catch((err) => this.d.faults.note('close session at shutdown', err));
   }
 }
 

@@ -291,6 +291,25 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
       });
     });
 
+    describe('MCP sessions', () => {
+      it('keeps what initialize said until the session or its task ends', async () => {
+        await store.insertAgent(agent('ms'));
+        await store.insertTask(task('t_live', agent('ms').id));
+        await store.insertTask(task('t_done', agent('ms').id, { status: 'completed' }));
+        const init = { protocolVersion: '2025-06-18', capabilities: { sampling: {} }, clientInfo: { name: 'c', version: '1' } };
+        await store.putMcpSession({ id: 's1', taskId: 't_live', agentId: agent('ms').id, init, createdAt: 100 });
+        await store.putMcpSession({ id: 's1', taskId: 'other', agentId: 'x', init: {}, createdAt: 100 }); // never replaced
+        await store.putMcpSession({ id: 's2', taskId: 't_done', agentId: agent('ms').id, init, createdAt: 100 });
+        await store.putMcpSession({ id: 's3', taskId: 't_live', agentId: agent('ms').id, init, createdAt: 10 });
+        expect(await store.getMcpSession('s1')).toEqual({ id: 's1', taskId: 't_live', agentId: agent('ms').id, init, createdAt: 100 });
+        expect(await store.getMcpSession('nope')).toBeNull();
+        expect(await store.pruneMcpSessions(50)).toBe(2); // s2 (task ended) and s3 (too old)
+        expect(await store.getMcpSession('s2')).toBeNull();
+        await store.deleteMcpSession('s1');
+        expect(await store.getMcpSession('s1')).toBeNull();
+      });
+    });
+
     describe('first sight of an upstream', () => {
       it('records all its pins at once, only once', async () => {
         const pin = (tool: string, hash: string) => ({ upstream: 'fs', tool, acceptedHash: hash, acceptedDefinition: { name: tool }, pendingHash: null, pendingDefinition: null, firstSeen: 1, updatedAt: 1 });

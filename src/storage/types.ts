@@ -195,6 +195,24 @@ export interface ToolPinStore {
   seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean>;
 }
 
+/** An MCP session as `initialize` opened it: enough for another replica to take it over. */
+export interface McpSessionRecord {
+  id: string;
+  taskId: string;
+  agentId: string;
+  /** The `initialize` request's params (protocol version, client capabilities and info). */
+  init: Record<string, unknown>;
+  createdAt: number;
+}
+
+export interface McpSessionStore {
+  putMcpSession(s: McpSessionRecord): Promise<void>;
+  getMcpSession(id: string): Promise<McpSessionRecord | null>;
+  deleteMcpSession(id: string): Promise<void>;
+  /** Forgets the sessions of ended tasks, and any older than `before`. Returns how many. */
+  pruneMcpSessions(before: number): Promise<number>;
+}
+
 export type UserStatus = 'active' | 'disabled';
 
 /** A person who approves (and may use the CLI): authenticated by a personal token, stored hashed. */
@@ -366,7 +384,8 @@ export interface Store
     ApiTokenStore,
     ToolPinStore,
     UserStore,
-    ApprovalStore {
+    ApprovalStore,
+    McpSessionStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Why the store must not be used to decide anything (corrupted, deleted or replaced under us), or null. */
   readonly trust: { untrusted: string | null };

@@ -42,6 +42,8 @@ async function startBalancer(port: number, upstreams: () => Array<{ port: number
     const ups = upstreams();
     const sid = req.headers['mcp-session-id'];
     let i = typeof sid === 'string' ? sessions.get(sid) : undefined;
+    // Affinity holds only while that replica is up (a health check takes it out); then any other.
+    if (i !== undefined && !ups[i]!.alive) i = undefined;
     if (i === undefined) {
       if (lb.target !== null) i = lb.target;
       else {
@@ -60,7 +62,7 @@ async function startBalancer(port: number, upstreams: () => Array<{ port: number
     lb.counts[idx] = (lb.counts[idx] ?? 0) + 1;
     const up = request({ host: '127.0.0.1', port: ups[idx]!.port, method: req.method, path: req.url, headers: req.headers, agent: false }, (r) => {
       const opened = r.headers['mcp-session-id'];
-      if (typeof opened === 'string') sessions.set(opened, idx);
+      if (typeof opened === 'string' && r.statusCode === 200) sessions.set(opened, idx);
       res.writeHead(r.statusCode ?? 502, r.headers);
       // A replica dying mid-answer cuts the client's connection too, as a real balancer does.
       r.on('error', () => res.destroy());

@@ -26,6 +26,7 @@ import type {
   CallCharge,
   CallConsumption,
   ChainHasher,
+  McpSessionRecord,
   PolicyVersion,
   Revocation,
   Store,
@@ -1110,6 +1111,25 @@ export class PostgresStore implements Store {
       ? await this.read(`SELECT * FROM tool_pins WHERE upstream = $1 ORDER BY upstream ${C}, tool ${C}`, [upstream])
       : await this.read(`SELECT * FROM tool_pins ORDER BY upstream ${C}, tool ${C}`);
     return rows.map(pinFromRow);
+  }
+
+  // ---- MCP sessions
+  async putMcpSession(m: McpSessionRecord): Promise<void> {
+    await this.exec('INSERT INTO mcp_sessions (id, task_id, agent_id, init, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [m.id, m.taskId, m.agentId, JSON.stringify(m.init), m.createdAt]);
+  }
+
+  async getMcpSession(id: string): Promise<McpSessionRecord | null> {
+    const r = (await this.read('SELECT * FROM mcp_sessions WHERE id = $1', [id]))[0];
+    return r ? { id: r.id as string, taskId: r.task_id as string, agentId: r.agent_id as string, init: JSON.parse(r.init as string), createdAt: r.created_at as number } : null;
+  }
+
+  async deleteMcpSession(id: string): Promise<void> {
+    await this.exec('DELETE FROM mcp_sessions WHERE id = $1', [id]);
+  }
+
+  async pruneMcpSessions(before: number): Promise<number> {
+    const r = await this.exec(`DELETE FROM mcp_sessions WHERE created_at < $1 OR task_id IN (SELECT id FROM tasks WHERE status NOT IN ('active', 'pending_approval'))`, [before]);
+    return r.rowCount ?? 0;
   }
 
   async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {

@@ -25,6 +25,7 @@ import type {
   CallCharge,
   CallConsumption,
   ChainHasher,
+  McpSessionRecord,
   PolicyVersion,
   Revocation,
   Store,
@@ -786,6 +787,26 @@ export class SqliteStore implements Store {
       ? (this.db.prepare('SELECT * FROM tool_pins WHERE upstream = ? ORDER BY upstream, tool').all(upstream) as Row[])
       : (this.db.prepare('SELECT * FROM tool_pins ORDER BY upstream, tool').all() as Row[]);
     return rows.map(pinFromRow);
+  }
+
+  // ---- MCP sessions
+  async putMcpSession(m: McpSessionRecord): Promise<void> {
+    this.db.prepare('INSERT INTO mcp_sessions (id, task_id, agent_id, init, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(m.id, m.taskId, m.agentId, JSON.stringify(m.init), m.createdAt);
+  }
+
+  async getMcpSession(id: string): Promise<McpSessionRecord | null> {
+    const r = this.db.prepare('SELECT * FROM mcp_sessions WHERE id = ?').get(id) as Row | undefined;
+    return r ? { id: r.id as string, taskId: r.task_id as string, agentId: r.agent_id as string, init: JSON.parse(r.init as string), createdAt: r.created_at as number } : null;
+  }
+
+  async deleteMcpSession(id: string): Promise<void> {
+    this.db.prepare('DELETE FROM mcp_sessions WHERE id = ?').run(id);
+  }
+
+  async pruneMcpSessions(before: number): Promise<number> {
+    return this.db
+      .prepare(`DELETE FROM mcp_sessions WHERE created_at < ? OR task_id IN (SELECT id FROM tasks WHERE status NOT IN ('active', 'pending_approval'))`)
+      .run(before).changes;
   }
 
   async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {

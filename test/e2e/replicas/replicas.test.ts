@@ -230,6 +230,30 @@ describe('three replicas on one PostgreSQL database', () => {
     for (const c of sessions) await c.close().catch(() => undefined);
   });
 
+  it('take over an MCP session whose replica died: the agent goes on in the same session, no affinity needed', async () => {
+    const task = await agent.startTask({ intent: 'session takeover', tools: [{ name: 'stdio.echo', max_calls: 3 }] });
+    const c = await sessionOn(2, task);
+    expect(text(await c.callTool({ name: 'stdio.echo', arguments: { text: 'on 2' } }))).toBe('echo: on 2');
+    r.nodes[2]!.child.kill('SIGKILL');
+    await r.nodes[2]!.exited;
+    // Same client, same session id: another replica takes the session over.
+    expect(text(await c.callTool({ name: 'stdio.echo', arguments: { text: 'after the death of 2' } }))).toBe('echo: after the death of 2');
+    expect((await c.listTools()).tools.map((t) => t.name)).toContain('stdio.echo');
+    // Its budget went with it (the store's): 2 used, 1 left.
+    expect((await c.callTool({ name: 'stdio.echo', arguments: { text: 'third' } })).isError).toBeFalsy();
+    expect(text(await c.callTool({ name: 'stdio.echo', arguments: { text: 'fourth' } }))).toMatch(/limit of 3 calls/);
+    // A session is taken over only with its own task's credential.
+    const other = await agent.startTask({ intent: 'not that session', tools: ['stdio.echo'] });
+    const res = await fetch(`${r.lb.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${other.credential}`, 'mcp-session-id': c.transport!.sessionId!, 'mcp-protocol-version': '2025-06-18', 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
+    });
+    expect([403, 404]).toContain(res.status);
+    await c.close();
+    await r.restart(2);
+  });
+
   it('refuse everything on every replica while the database is gone, and recover by themselves', async () => {
     const task = await agent.startTask({ intent: 'outage', tools: ['stdio.echo'] });
     const sessions = await Promise.all([0, 1, 2].map((i) => sessionOn(i, task)));
