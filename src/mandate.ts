@@ -29,6 +29,7 @@ import { MandateError } from './core/errors.js';
 import { registerSecretValues } from './audit/redact.js';
 import { secretValuesOf } from './gateway/upstream-client.js';
 import { UserService } from './identity/users.js';
+import { SecretBroker } from './secrets/broker.js';
 import { SigningKeys } from './identity/signing-keys.js';
 import { AccessRequests } from './pdp/access-request.js';
 import { AuthzenPdp } from './pdp/authzen.js';
@@ -104,6 +105,8 @@ export interface Mandate {
   endpoints: Endpoints;
   /** Failures on background paths, counted and logged (never a crash). */
   faults: BackgroundFaults;
+  /** Named secrets (env, files, Vault), the only holder of their values. */
+  secrets: SecretBroker;
   /** On PostgreSQL: the connection that hears other replicas' changes (null on SQLite). */
   listener: PgListener | null;
   /** Why the policy files were not loaded (only with `tolerateInvalidPolicies`), or null. */
@@ -133,6 +136,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
   const faults = new BackgroundFaults((path, err) => opts.logger?.error({ path, error: (err as Error)?.message ?? String(err) }, 'background task failed'));
   try {
     const events = new EventBus();
+    const secrets = new SecretBroker({ secrets: config.secrets, vault: config.vault, clock });
     const audit = new AuditLog(store, clock);
     const keys = await SigningKeys.loadOrCreate(config.dataDir, clock.now());
     const admin = ensureAdminToken(config.dataDir);
@@ -290,6 +294,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       accessRequests,
       endpoints,
       faults,
+      secrets,
       listener,
       policyProblem,
       app: undefined as unknown as FastifyInstance,

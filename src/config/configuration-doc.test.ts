@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { defaults } from './defaults.js';
-import { configSchema, toolConfigSchema, upstreamConfigSchema } from './schema.js';
+import { configSchema, secretSourceSchema, toolConfigSchema, upstreamConfigSchema } from './schema.js';
 
 const DOC = readFileSync(join(import.meta.dirname, '../../docs/configuration.md'), 'utf8');
 
@@ -29,7 +29,9 @@ function keyPaths(schema: z.ZodType, prefix: string, out: string[] = []): string
 }
 
 const schemaKeys = [
-  ...keyPaths(configSchema, '').filter((k) => k !== 'upstreams'),
+  ...keyPaths(configSchema, '').filter((k) => k !== 'upstreams' && k !== 'secrets'),
+  'secrets',
+  ...keyPaths(secretSourceSchema, 'secrets.<name>.'),
   'upstreams',
   ...keyPaths(upstreamConfigSchema, 'upstreams.<name>.'),
   ...keyPaths(toolConfigSchema, 'upstreams.<name>.tools.<tool>.'),
@@ -39,7 +41,7 @@ const documented = [...DOC.matchAll(/^\| `([^`]+)` \| ([^|]*) \|/gm)].map((m) =>
 
 describe('docs/configuration.md', () => {
   it('describes every key the config schema accepts', () => {
-    const missing = schemaKeys.filter((k) => !DOC.includes(`\`${k}\``) && !['server', 'store', 'storage', 'tasks', 'credentials', 'identity', 'policies', 'authzen', 'gateway', 'approvals', 'logging', 'upstreams'].includes(k));
+    const missing = schemaKeys.filter((k) => !DOC.includes(`\`${k}\``) && !['server', 'store', 'storage', 'secrets', 'vault', 'tasks', 'credentials', 'identity', 'policies', 'authzen', 'gateway', 'approvals', 'logging', 'upstreams'].includes(k));
     expect(missing).toEqual([]);
   });
 

@@ -93,6 +93,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): MandateConfig {
     dataDir,
     databaseUrl: opts.databaseUrl ?? (env.MANDATE_DATABASE_URL || undefined) ?? expandEnv(cfg.store.url, 'store.url', configPath, env),
     store: { ...cfg.store, ...(cfg.store.sslCa ? { sslCa: abs(cfg.store.sslCa) } : {}) },
+    secrets: Object.fromEntries(Object.entries(cfg.secrets).map(([k, v]) => [k, v.file ? { ...v, file: abs(v.file) } : v])),
+    ...(cfg.vault
+      ? {
+          vault: {
+            ...cfg.vault,
+            ...(cfg.vault.tokenFile ? { tokenFile: abs(cfg.vault.tokenFile) } : {}),
+            ...(cfg.vault.appRole ? { appRole: { ...cfg.vault.appRole, secretIdFile: abs(cfg.vault.appRole.secretIdFile) } } : {}),
+          },
+        }
+      : {}),
     policyDir: abs(cfg.policies.dir),
     schemaPath: abs(cfg.policies.schema),
     entityFiles: cfg.entities.map(abs),

@@ -63,6 +63,33 @@ export const approvalsConfigSchema = z
   })
   .strict();
 
+/** Where one named secret is read from: exactly one of `env`, `file`, `vault`. */
+export const secretSourceSchema = z
+  .object({
+    /** An environment variable of Mandate's process. */
+    env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+    /** A file only its owner may read (0600/0400); trailing newlines dropped. */
+    file: z.string().min(1).optional(),
+    /** One key of a Vault/OpenBao KV v2 secret (needs the top-level `vault`). */
+    vault: z.object({ path: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+    /** Seconds the value is kept before it is read again (default 300). */
+    ttl: z.number().int().min(1).max(86_400).optional(),
+  })
+  .strict()
+  .refine((s) => [s.env, s.file, s.vault].filter((x) => x !== undefined).length === 1, { message: 'a secret has exactly one of `env`, `file` or `vault`' });
+
+export const vaultConfigSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }),
+    mount: z.string().min(1).default('secret'),
+    tokenFile: z.string().min(1).optional(),
+    appRole: z.object({ roleId: z.string().min(1), secretIdFile: z.string().min(1), mount: z.string().min(1).default('approle') }).strict().optional(),
+    namespace: z.string().min(1).optional(),
+    timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+  })
+  .strict()
+  .refine((v) => (v.tokenFile === undefined) !== (v.appRole === undefined), { message: '`vault` authenticates with exactly one of `tokenFile` or `appRole`' });
+
 export const upstreamConfigSchema = z
   .object({
     description: z.string().optional(),
@@ -181,6 +208,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     upstreams: z.record(name, upstreamConfigSchema).default({}),
+    secrets: z.record(name, secretSourceSchema).default({}),
+    vault: vaultConfigSchema.optional(),
     gateway: z
       .object({
         /** Per-call timeout in seconds. */

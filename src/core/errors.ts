@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'policy_invalid'
   // infrastructure
   | 'storage_unavailable'
+  | 'secret_unavailable'
   | 'internal';
 
 const DEFAULT_STATUS: Record<ErrorCode, number> = {
@@ -59,6 +60,7 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   config_invalid: 400,
   policy_invalid: 400,
   storage_unavailable: 503,
+  secret_unavailable: 503,
   internal: 500,
 };
 

@@ -27,6 +27,13 @@ export function registerServeCommand(program: Command): void {
         let onPolicyChange: (why: string) => void = () => undefined;
         const watcher = new PolicyWatcher(config.policyDir, (why) => onPolicyChange(why));
         const m = await createMandate({ config, logger });
+        // Every named secret is read once now: a missing one stops here, naming it and its source.
+        try {
+          await m.secrets.preload();
+        } catch (err) {
+          await m.close().catch(() => undefined);
+          throw err;
+        }
         // No background failure may take the process down: logged and counted instead.
         process.on('unhandledRejection', (err) => m.faults.note('unhandled rejection', err));
         const { url } = await m.listen();
