@@ -25,9 +25,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StorageUnavailableError } from './storage/errors.js';
-import { MandateError } from './core/errors.js';
+import { MandateError, q } from './core/errors.js';
 import { registerSecretValues } from './audit/redact.js';
-import { secretValuesOf } from './gateway/upstream-client.js';
+import { secretRefsOf, secretValuesOf } from './gateway/upstream-client.js';
 import { UserService } from './identity/users.js';
 import { SecretBroker } from './secrets/broker.js';
 import { SigningKeys } from './identity/signing-keys.js';
@@ -154,6 +154,17 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         opts.logger?.error({ error: (err as Error).message }, 'tool catalogue changed but the policy set no longer validates; the previous set stays in force');
       }
     }, opts.logger);
+    // `${secret:<name>}` in an upstream's env or headers must name a configured secret.
+    for (const [name, u] of Object.entries(config.upstreams)) {
+      for (const [kind, values] of [['env', u.env], ['header', u.headers]] as const) {
+        for (const [k, v] of Object.entries(values)) {
+          for (const ref of secretRefsOf(v)) {
+            if (!secrets.has(ref)) throw new MandateError('config_invalid', `upstream ${q(name)} ${kind} ${q(k)} uses \`\${secret:${ref}}\`, which is not declared under \`secrets\` in mandate.yaml`);
+          }
+        }
+      }
+    }
+    upstreams.secrets = (n) => secrets.get(n);
     started = upstreams;
     if (opts.connectUpstreams !== false) await upstreams.start(opts.upstreamStartWaitMs);
     else await upstreams.seedFromPins();

@@ -324,6 +324,7 @@ export class AgentSession {
       name,
       config: this.gateway.upstreams.config(name)!,
       baseDir: this.gateway.baseDir,
+      secrets: this.gateway.upstreams.secrets,
       capabilities,
       logger: this.gateway.logger,
       setup: (c) => {

@@ -24,6 +24,30 @@ export function expandEnv(value: string, env: NodeJS.ProcessEnv, where: string):
   });
 }
 
+/** Names a value refers to with `${secret:<name>}` (a named secret, see src/secrets). */
+export function secretRefsOf(value: string): string[] {
+  return [...value.matchAll(SECRET_REF)].map((m) => m[1]!);
+}
+
+const SECRET_REF = /\$\{secret:([A-Za-z0-9][A-Za-z0-9_-]*)\}/g;
+
+/** Reads a named secret's value (the secret broker). */
+export type SecretResolver = (name: string) => Promise<string>;
+
+/**
+ * A config value as sent upstream: `${NAME}` from the environment, then `${secret:<name>}` from
+ * the secret broker (read now, so a rotated secret is used by the next connection).
+ */
+export async function expandValue(value: string, env: NodeJS.ProcessEnv, where: string, secrets: SecretResolver | undefined): Promise<string> {
+  let out = expandEnv(value, env, where);
+  for (const name of new Set(secretRefsOf(out))) {
+    if (!secrets) throw new MandateError('config_invalid', `${where}: uses \`\${secret:${name}}\` but no secrets are configured`);
+    const v = await secrets(name);
+    out = out.split(`\${secret:${name}}`).join(v);
+  }
+  return out;
+}
+
 /**
  * The secret values an upstream config holds: every `${NAME}` it takes from the environment
  * (that is how secrets stay out of the file), and whole values of secret-named headers.
@@ -59,6 +83,8 @@ export interface ConnectOptions {
   logger?: Logger | undefined;
   /** Called with the client before connecting, to install request and notification handlers. */
   setup?: (client: Client) => void;
+  /** Resolves `${secret:<name>}` in the upstream's env and headers. */
+  secrets?: SecretResolver | undefined;
   connectTimeoutMs?: number;
 }
 
@@ -81,7 +107,7 @@ export async function connectUpstream(o: ConnectOptions): Promise<Client> {
   let stderrTail = '';
   if (config.command) {
     const env: Record<string, string> = { ...getDefaultEnvironment() };
-    for (const [k, v] of Object.entries(config.env)) env[k] = expandEnv(v, process.env, `upstream ${q(name)} env ${q(k)}`);
+    for (const [k, v] of Object.entries(config.env)) env[k] = await expandValue(v, process.env, `upstream ${q(name)} env ${q(k)}`, o.secrets);
     const cwd = config.cwd ? (isAbsolute(config.cwd) ? config.cwd : resolve(o.baseDir, config.cwd)) : o.baseDir;
     const stdio = new StdioClientTransport({ command: config.command, args: config.args, env, cwd, stderr: 'pipe' });
     transport = stdio;
@@ -93,7 +119,7 @@ export async function connectUpstream(o: ConnectOptions): Promise<Client> {
     });
   } else if (config.url) {
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(config.headers)) headers[k] = expandEnv(v, process.env, `upstream ${q(name)} header ${q(k)}`);
+    for (const [k, v] of Object.entries(config.headers)) headers[k] = await expandValue(v, process.env, `upstream ${q(name)} header ${q(k)}`, o.secrets);
     transport = new UpstreamHttpTransport(new URL(config.url), { headers });
   } else {
     throw new MandateError('config_invalid', `upstream ${q(name)} has neither \`command\` nor \`url\``);

@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { DiscoveredTool, ToolCatalog } from './catalog.js';
 import type { ToolPins } from './pins.js';
-import { connectUpstream, hasTransport } from './upstream-client.js';
+import { connectUpstream, hasTransport, type SecretResolver } from './upstream-client.js';
 
 export interface UpstreamStatus {
   name: string;
@@ -80,6 +80,8 @@ export async function allPages<T>(list: (cursor: string | undefined) => Promise<
 }
 
 export class UpstreamManager {
+  /** Resolves `${secret:<name>}` in upstream env and headers (set before start). */
+  secrets: SecretResolver | undefined;
   private readonly entries = new Map<string, Entry>();
   private closing = false;
   private readonly changeListeners = new Set<(upstream: string, change: UpstreamChange) => void>();
@@ -183,6 +185,7 @@ export class UpstreamManager {
           name: e.name,
           config: e.config,
           baseDir: this.baseDir,
+          secrets: this.secrets,
           logger: this.logger,
           capabilities: DISCOVERY_CAPABILITIES,
           setup: (c) => {
