@@ -12,6 +12,7 @@ import { EventBus } from './events/bus.js';
 import { CallAuthorizer } from './gateway/authorize.js';
 import { ToolCatalog } from './gateway/catalog.js';
 import { McpGateway } from './gateway/mcp-gateway.js';
+import { HttpApiGateway } from './gateway/http-api.js';
 import { ToolPins } from './gateway/pins.js';
 import { UpstreamManager } from './gateway/upstreams.js';
 import { buildApp } from './http/app.js';
@@ -107,6 +108,8 @@ export interface Mandate {
   faults: BackgroundFaults;
   /** Named secrets (env, files, Vault), the only holder of their values. */
   secrets: SecretBroker;
+  /** The enforcement point for REST APIs (`/http/<upstream>/…`). */
+  httpApi: HttpApiGateway;
   /** On PostgreSQL: the connection that hears other replicas' changes (null on SQLite). */
   listener: PgListener | null;
   /** Why the policy files were not loaded (only with `tolerateInvalidPolicies`), or null. */
@@ -164,6 +167,10 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         }
       }
     }
+    for (const [name, u] of Object.entries(config.upstreams)) {
+      const refs = [...(u.auth ? [u.auth.secret] : []), ...(u.connection ? secretRefsOf(u.connection) : [])];
+      for (const ref of refs) if (!secrets.has(ref)) throw new MandateError('config_invalid', `upstream ${q(name)} uses the secret ${q(ref)}, which is not declared under \`secrets\` in mandate.yaml`);
+    }
     upstreams.secrets = (n) => secrets.get(n);
     started = upstreams;
     if (opts.connectUpstreams !== false) await upstreams.start(opts.upstreamStartWaitMs);
@@ -215,6 +222,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     policy.onReload((version) => void approvals.policyChanged(version).catch((err) => opts.logger?.error({ err }, 'voiding approvals after a policy change failed')));
     const authorizer = new CallAuthorizer(policy, clock);
     const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, faults, logger: opts.logger });
+    const httpApi = new HttpApiGateway({ gateway, upstreams: config.upstreams, secrets, bodyLimit: config.server.bodyLimit, callTimeoutMs: config.gateway.callTimeout * 1000, maxResultBytes: config.gateway.maxResultBytes });
     const accessRequests = new AccessRequests({ keys, approvals, clock, endpoint: () => `${endpoints.base}/access/v1/requests`, issuer: () => endpoints.issuer, windowSeconds: Math.min(config.approvals.ttl, 600) });
     const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types, accessRequests });
 
@@ -306,6 +314,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       endpoints,
       faults,
       secrets,
+      httpApi,
       listener,
       policyProblem,
       app: undefined as unknown as FastifyInstance,

@@ -26,6 +26,8 @@ export interface ToolRequest {
   name: string;
   constraints?: Record<string, { eq?: string | number | boolean; in?: Array<string | number | boolean>; like?: string; min?: number; max?: number; absent?: true }>;
   max_calls?: number;
+  /** A database tool (`<upstream>.query`): what the task's own role may do, e.g. `{ "public.orders": ["SELECT"] }`. */
+  privileges?: Record<string, Array<'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE'>>;
 }
 
 export interface TaskRequest {
@@ -221,6 +223,15 @@ export class MandateTask {
       return res;
     }
   };
+
+  /**
+   * A `fetch` for an HTTP API Mandate fronts (an upstream of kind `http`): paths are relative to
+   * the API, e.g. `task.httpApi('reports')('/v1/reports?limit=2')`. Mandate checks each request
+   * against the task and adds the API's credential; this process never holds it.
+   */
+  httpApi(upstream: string): (path: string, init?: RequestInit) => Promise<Response> {
+    return (path, init) => this.fetch(`${this.agent.url}/http/${encodeURIComponent(upstream)}${path.startsWith('/') ? path : `/${path}`}`, init);
+  }
 
   /** An MCP streamable-HTTP transport to Mandate's `/mcp` for the MCP SDK `Client`. */
   mcpTransport(): StreamableHTTPClientTransport {

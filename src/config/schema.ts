@@ -90,9 +90,59 @@ export const vaultConfigSchema = z
   .strict()
   .refine((v) => (v.tokenFile === undefined) !== (v.appRole === undefined), { message: '`vault` authenticates with exactly one of `tokenFile` or `appRole`' });
 
+/** HTTP methods an upstream of kind `http` may be called with; each is a tool (`<upstream>.<METHOD>`). */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+/** What a per-task database role may be granted on a table (`schema.table`) or every table of a schema (`schema.*`). */
+export const DB_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const;
+export type DbPrivilege = (typeof DB_PRIVILEGES)[number];
+/** `schema.table` or `schema.*` (lower-case identifiers, as PostgreSQL folds unquoted names). */
+export const dbObjectPattern = z.string().regex(/^[a-z_][a-z0-9_$]{0,62}\.(\*|[a-z_][a-z0-9_$]{0,62})$/, '`schema.table` or `schema.*` (lower-case identifiers)');
+export const dbPrivilegesSchema = z.record(dbObjectPattern, z.array(z.enum(DB_PRIVILEGES)).min(1).max(4));
+
+/** How Mandate authenticates to an HTTP API upstream, with a named secret (never seen by agents). */
+export const httpAuthSchema = z.discriminatedUnion('type', [
+  /** `Authorization: Bearer <secret>`. */
+  z.object({ type: z.literal('bearer'), secret: z.string().min(1) }).strict(),
+  /** `<name>: <prefix><secret>` (e.g. `X-Api-Key`). */
+  z.object({ type: z.literal('header'), name: z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name'), secret: z.string().min(1), prefix: z.string().default('') }).strict(),
+  /** `Authorization: Basic base64(<username>:<secret>)`. */
+  z.object({ type: z.literal('basic'), username: z.string().min(1), secret: z.string().min(1) }).strict(),
+  /** OAuth 2.0 client credentials (RFC 6749 §4.4) against the upstream's token endpoint; the token is cached until shortly before it expires. */
+  z
+    .object({
+      type: z.literal('oauth2'),
+      tokenUrl: z.url({ protocol: /^https?$/ }),
+      clientId: z.string().min(1),
+      /** The named secret holding the client secret. */
+      secret: z.string().min(1),
+      scope: z.string().optional(),
+      audience: z.string().optional(),
+      /** How the client authenticates at the token endpoint. */
+      clientAuth: z.enum(['basic', 'post']).default('basic'),
+    })
+    .strict(),
+]);
+export type HttpAuthConfig = z.infer<typeof httpAuthSchema>;
+
 export const upstreamConfigSchema = z
   .object({
     description: z.string().optional(),
+    /** `mcp`: an MCP server (stdio `command` or streamable-HTTP `url`); `http`: a REST API at `url`, reached by agents at
+     *  `/http/<name>/…`; `postgres`: a database where each task gets its own short-lived role. */
+    kind: z.enum(['mcp', 'http', 'postgres']).default('mcp'),
+    /** `http`: how Mandate authenticates to the API (the agent never holds the credential). */
+    auth: httpAuthSchema.optional(),
+    /** `http`: the methods agents may use (each a tool `<name>.<METHOD>`). */
+    methods: z.array(z.enum(HTTP_METHODS)).min(1).optional(),
+    /** `http`: request headers of the agent passed on besides the safe default set (never Authorization, Cookie or hop-by-hop ones). */
+    forwardHeaders: z.array(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name')).default([]),
+    /** `postgres`: the administrative connection (`postgres://user:${secret:name}@host:port/db`), used only to create and drop task roles. */
+    connection: z.string().regex(/^postgres(ql)?:\/\//, 'a `postgres://` URL').optional(),
+    /** `postgres`: the most any task may be granted (`{ "public.*": [SELECT] }`); a task declares its own grants inside it. */
+    privileges: dbPrivilegesSchema.optional(),
+    /** `postgres`: how many rows `<name>.query` returns at most. */
+    maxRows: z.number().int().min(1).max(100_000).default(1000),
     /** stdio upstream: the command Mandate starts (and restarts if it crashes). */
     command: z.string().min(1).optional(),
     args: z.array(z.string()).default([]),
@@ -123,7 +173,22 @@ export const upstreamConfigSchema = z
     tools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'tool names use letters, digits, `_`, `.` and `-`'), toolConfigSchema).default({}),
   })
   .strict()
-  .refine((u) => !(u.command && u.url), { message: 'an upstream has either `command` (stdio) or `url` (streamable HTTP), not both' });
+  .refine((u) => !(u.command && u.url), { message: 'an upstream has either `command` (stdio) or `url` (streamable HTTP), not both' })
+  .superRefine((u, ctx) => {
+    const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (u.kind === 'http') {
+      if (!u.url) problem('url', 'an upstream of kind `http` needs `url`: the base URL of the API');
+      if (u.command) problem('command', 'an upstream of kind `http` is reached at `url`, not started with `command`');
+      for (const t of Object.keys(u.tools)) if (!(HTTP_METHODS as readonly string[]).includes(t)) problem('tools', `tool ${JSON.stringify(t)} of an \`http\` upstream must be an HTTP method (${HTTP_METHODS.join(', ')})`);
+    } else if (u.auth) problem('auth', '`auth` is for upstreams of kind `http` (MCP upstreams take `headers` or `env`)');
+    if (u.kind === 'postgres') {
+      if (!u.connection) problem('connection', 'an upstream of kind `postgres` needs `connection`: an administrative `postgres://` URL that may create roles');
+      if (!u.privileges) problem('privileges', 'an upstream of kind `postgres` needs `privileges`: the most a task may be granted, e.g. `{ "public.*": [SELECT] }`');
+      if (u.command || u.url) problem('connection', 'an upstream of kind `postgres` is reached with `connection`, not `command` or `url`');
+      for (const t of Object.keys(u.tools)) if (t !== 'query' && t !== 'connect') problem('tools', `tool ${JSON.stringify(t)} of a \`postgres\` upstream must be \`query\` or \`connect\``);
+    } else if (u.connection || u.privileges) problem('connection', '`connection` and `privileges` are for upstreams of kind `postgres`');
+    if (u.kind === 'mcp' && u.methods) problem('methods', '`methods` is for upstreams of kind `http`');
+  });
 
 export const configSchema = z
   .object({

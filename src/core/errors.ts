@@ -33,6 +33,8 @@ export type ErrorCode =
   // infrastructure
   | 'storage_unavailable'
   | 'secret_unavailable'
+  /** An upstream (HTTP API, database) could not be reached or answered wrongly. */
+  | 'upstream_unavailable'
   | 'internal';
 
 const DEFAULT_STATUS: Record<ErrorCode, number> = {
@@ -61,6 +63,7 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   policy_invalid: 400,
   storage_unavailable: 503,
   secret_unavailable: 503,
+  upstream_unavailable: 502,
   internal: 500,
 };
 

@@ -33,6 +33,10 @@ export interface ToolSpec {
   annotations?: Record<string, unknown> | undefined;
   /** False for a tool known only from config (no upstream connection has offered it yet). */
   discovered: boolean;
+  /** Where it runs: an MCP server's tool (default), a method of an HTTP API (`/http/<upstream>/…`), or a database tool Mandate executes. */
+  kind?: 'mcp' | 'http' | 'postgres';
+  /** `http`: the HTTP method this tool is. */
+  method?: string;
   /** Why the tool is hidden and denied (its definition changed upstream and awaits acceptance), or null. */
   blocked: string | null;
 }

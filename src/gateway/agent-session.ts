@@ -287,7 +287,7 @@ export class AgentSession {
   /** The client for an upstream: this session's own (`sharing: session`) or the shared one. */
   upstreamClient(name: string): Promise<Client> {
     const cfg = this.gateway.upstreams.config(name);
-    if (!cfg || (!cfg.command && !cfg.url)) return Promise.reject(new Error(`upstream ${q(name)} has no connection configured`));
+    if (!cfg || (cfg.kind ?? 'mcp') !== 'mcp' || (!cfg.command && !cfg.url)) return Promise.reject(new Error(`upstream ${q(name)} has no connection configured`));
     if (cfg.sharing === 'shared') {
       const c = this.gateway.upstreams.sharedClient(name);
       return c ? Promise.resolve(c) : Promise.reject(new Error(`upstream ${q(name)} is not connected`));

@@ -12,7 +12,7 @@ import type { Decision } from '../policy/engine.js';
 import { agentEntity, taskInfo, toolEntity } from '../policy/mandate-entities.js';
 import { timeContext, type PolicyService } from '../policy/policy-service.js';
 import type { Agent, Task } from '../storage/types.js';
-import { checkCallScope } from '../tasks/scope.js';
+import { checkCallScope, checkHttpScope, type HttpCallArgs } from '../tasks/scope.js';
 import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
 import { q } from '../core/errors.js';
 
@@ -28,6 +28,17 @@ export interface CallRequest {
   args: Record<string, unknown>;
   /** Calls of this tool already made in the task. */
   calls: number;
+}
+
+/** `context.http` of a request to an HTTP API (see HTTP_CONTEXT in policy/compile.ts). */
+export interface HttpContext {
+  method: string;
+  path: string;
+  query: string[];
+  queryString: string;
+  headers: string[];
+  contentType: string;
+  bodyBytes: number;
 }
 
 export interface CallDecision extends Decision {
@@ -109,6 +120,49 @@ export class CallAuthorizer {
     });
     if (task.breakGlass) return { ...breakGlass(decision), resources: scope.resources, args };
     return { ...decision, resources: scope.resources, args };
+  }
+
+  /**
+   * One request to an HTTP API (`/http/<upstream>/…`): the task's grants of that method (path
+   * pattern, constraints on `path`, `query.*`, `body.*`, call limit), the method's body schema when
+   * the config gives one, then Cedar with `context.http` and the JSON body as `context.args`.
+   * `grant` is the grant the call is counted against.
+   */
+  authorizeHttp(req: { agent: Agent; task: Task; tool: ToolSpec; args: HttpCallArgs; http: HttpContext; resource: string; callsOf: (grant: string) => number }): CallDecision & { grant: string | null } {
+    const { agent, task, tool, args } = req;
+    const scope = checkHttpScope(task.scope, tool, args, req.callsOf);
+    if (!scope.ok) return { ...this.denied(scope.reasons, [req.resource]), grant: null };
+    const body = args.body !== undefined && args.body !== null && typeof args.body === 'object' && !Array.isArray(args.body) ? (args.body as Record<string, unknown>) : undefined;
+    if (tool.inputSchema && (body || args.body !== undefined)) {
+      const problem = body ? this.schemas.check(tool, body) : { message: `the body of ${q(tool.name)} must be a JSON object` };
+      if (problem) return { ...this.denied([], [req.resource]), policyIds: [INPUT_SCHEMA_POLICY_ID], reasons: [problem.message], grant: null };
+    }
+    const argType = this.policy.current.compiled.argTypes.get(tool.name);
+    let cedarArgs: CedarValueJson = {};
+    if (argType && body && tool.inputSchema) {
+      try {
+        cedarArgs = toCedarValue(argType, body, '');
+      } catch (err) {
+        if (err instanceof ArgTypeError) return { ...this.denied([], [req.resource]), policyIds: [INPUT_SCHEMA_POLICY_ID], reasons: [`invalid body for ${q(tool.name)}: ${err.message}`], grant: null };
+        throw err;
+      }
+    }
+    const decision = this.policy.decide({
+      principal: { type: 'Agent', id: agent.id },
+      action: tool.name,
+      resource: { type: 'Tool', id: tool.name },
+      context: {
+        task: taskInfo(task),
+        time: timeContext(this.clock.now()),
+        resources: [req.resource],
+        calls: req.callsOf(scope.grant!),
+        args: cedarArgs,
+        http: req.http as unknown as CedarValueJson,
+      },
+      entities: [agentEntity(agent), toolEntity(tool)],
+    });
+    const d = task.breakGlass ? breakGlass(decision) : decision;
+    return { ...d, resources: [req.resource], args: args as unknown as Record<string, unknown>, grant: scope.grant };
   }
 
   /** MCP `resources/read`: the URI must lie inside the task's resources, then Cedar `readResource`. */

@@ -77,6 +77,11 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
       return (answer = textResult(`denied: unknown tool ${q(name)}; tools/list shows what this task may call`));
     }
     upstream = tool.upstream;
+    if (tool.kind === 'http') {
+      outcome = 'denied';
+      reason = `${q(name)} is a method of an HTTP API: it is called at /http/${tool.upstream}/<path>, not through MCP`;
+      return (answer = textResult(`denied: ${reason}`));
+    }
 
     // 4-5. Decide: the task's declared scope (arguments made canonical), the pinned input
     //      schema, then Cedar with the task's context (one authorizer; on a shared store the

@@ -2,7 +2,7 @@
 // class and data classification. Config is authoritative; tool annotations may fill a gap the
 // config leaves (when the upstream is trusted to), and an unclassified tool is `write`.
 
-import { prefixOf, type UpstreamConfig } from '../config/schema.js';
+import { HTTP_METHODS, prefixOf, type UpstreamConfig } from '../config/schema.js';
 import type { RiskClass, ToolLookup, ToolSpec } from '../core/tool.js';
 
 /** A tool as an upstream describes it in `tools/list`. */
@@ -32,6 +32,76 @@ export function riskFromAnnotations(a: Record<string, unknown>): RiskClass {
 function upstreamResources(u: UpstreamConfig, schema: Record<string, unknown> | undefined): Record<string, ToolSpec['resources'][string]> {
   const props = (schema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
   return Object.fromEntries(Object.entries(u.resources).filter(([arg]) => arg in props));
+}
+
+/** Risk of an HTTP method when the config does not say: reads are `read`, DELETE is `destructive`, the rest `write`. */
+function methodRisk(method: string): RiskClass {
+  if (method === 'GET' || method === 'HEAD') return 'read';
+  return method === 'DELETE' ? 'destructive' : 'write';
+}
+
+/** The JSON Schema of a database tool's arguments. */
+const QUERY_SCHEMA = {
+  type: 'object',
+  properties: {
+    sql: { type: 'string', description: 'One SQL statement, run as this task\'s own database role (it holds only the grants the task declared)' },
+    params: { type: 'array', description: 'Positional parameters ($1, $2, …)', items: { type: ['string', 'number', 'boolean', 'null'] } },
+  },
+  required: ['sql'],
+};
+
+/**
+ * Tools Mandate itself provides for an upstream that is not an MCP server: one per HTTP method of
+ * an API (`<upstream>.GET`, reached at `/http/<upstream>/…`), or `query` and `connect` of a
+ * database (executed by Mandate as the task's own role). They are defined by the config alone.
+ */
+function builtInTools(upstream: string, u: UpstreamConfig): ToolSpec[] {
+  const prefix = prefixOf(upstream, u);
+  const base = { upstream, tags: [] as string[], sensitive: [] as string[], discovered: true, blocked: null, kind: u.kind, resources: {} };
+  if (u.kind === 'http') {
+    return (u.methods ?? [...HTTP_METHODS]).map((method) => {
+      const cfg = u.tools[method];
+      return {
+        ...base,
+        name: `${prefix}${method}`,
+        remoteName: method,
+        method,
+        description: cfg?.description ?? `${method} requests to the ${upstream} API (${u.description ?? u.url ?? ''})`.trim(),
+        risk: cfg?.risk ?? methodRisk(method),
+        classification: cfg?.classification ?? 'internal',
+        tags: cfg?.tags ?? [],
+        // The JSON body's schema, when the config gives one (policy sees the body as `context.args`).
+        inputSchema: cfg?.inputSchema,
+        additionalArguments: cfg?.additionalArguments ?? u.additionalArguments,
+      };
+    });
+  }
+  const q = u.tools.query;
+  const c = u.tools.connect;
+  return [
+    {
+      ...base,
+      name: `${prefix}query`,
+      remoteName: 'query',
+      description: q?.description ?? `Run one SQL statement on ${upstream} as this task's own short-lived database role (only the privileges the task declared)`,
+      risk: q?.risk ?? 'write',
+      classification: q?.classification ?? 'internal',
+      tags: q?.tags ?? [],
+      inputSchema: QUERY_SCHEMA,
+      additionalArguments: 'refuse',
+    },
+    {
+      ...base,
+      name: `${prefix}connect`,
+      remoteName: 'connect',
+      description: c?.description ?? `A connection string for this task's own ${upstream} database role (valid until the task ends; only if policy allows an agent to hold it)`,
+      risk: c?.risk ?? 'admin',
+      classification: c?.classification ?? 'secret',
+      tags: c?.tags ?? [],
+      inputSchema: { type: 'object', properties: {} },
+      additionalArguments: 'refuse',
+    },
+  ];
 }
 
 export class ToolCatalog implements ToolLookup {
@@ -77,6 +147,10 @@ export class ToolCatalog implements ToolLookup {
     const next = new Map<string, ToolSpec>();
     this.clashes.clear();
     for (const [upstream, u] of Object.entries(this.upstreams)) {
+      if (u.kind === 'http' || u.kind === 'postgres') {
+        for (const t of builtInTools(upstream, u)) next.set(t.name, t);
+        continue;
+      }
       const live = this.discovered.get(upstream);
       const found = new Map((live ?? []).map((t) => [t.name, t]));
       const known = live ? new Map<string, DiscoveredTool>() : new Map((this.pinned.get(upstream) ?? []).map((t) => [t.name, t]));

@@ -122,29 +122,9 @@ export class McpGateway {
     const hostProblem = this.checkHostAndOrigin(req);
     if (hostProblem) return sendJson(res, 403, { error: 'forbidden', error_description: hostProblem });
 
-    // Every request carries the task credential: `Bearer`, or `DPoP` with a fresh proof by the
-    // key a bound credential names.
-    const h = req.headers.authorization;
-    const m1 = h ? /^(Bearer|DPoP)\s+(\S+)\s*$/i.exec(h) : null;
-    const token = m1?.[2];
-    if (!token) return this.unauthorized(res, 'invalid_request', 'a task credential is required: `Authorization: Bearer <credential>` (or `DPoP <credential>` with a proof; POST /oauth/token starts a task)');
-    const scheme = m1![1]!.toLowerCase();
-    let claims;
-    try {
-      claims = await this.credentials.verify(token, this.endpoints.mcp);
-      if (claims.cnf?.jkt) {
-        if (scheme !== 'dpop') throw new MandateError('invalid_token', 'this credential is bound to a key (DPoP): present it as `Authorization: DPoP <credential>` with a `DPoP` proof; a copied credential without its key is refused');
-        await this.d.dpop.verify(req.headers.dpop, { method: req.method ?? 'GET', url: this.endpoints.mcp, accessToken: token, jkt: claims.cnf.jkt });
-      } else if (scheme === 'dpop') {
-        throw new MandateError('invalid_token', 'this credential is not key-bound: present it as `Authorization: Bearer <credential>`');
-      }
-    } catch (err) {
-      const message = err instanceof MandateError ? err.message : 'credential rejected';
-      const seen = await this.credentials.inspect(token);
-      await this.audit.record({ type: 'mcp.reject', actor: seen ? holderOf(seen) : 'anonymous', agentId: seen ? holderOf(seen) : null, taskId: seen?.task_id ?? null, outcome: 'denied', data: { reason: message, method: req.method } });
-      if (err instanceof DpopError) return this.unauthorized(res, err.dpopCode, message, true);
-      return this.unauthorized(res, 'invalid_token', message, scheme === 'dpop');
-    }
+    const authenticated = await this.authenticateRequest(req, res, this.endpoints.mcp);
+    if (!authenticated) return;
+    const { claims, token } = authenticated;
 
     if (req.method === 'POST' && body === undefined) {
       const read = await readJsonBody(req, this.d.config.server.bodyLimit);
@@ -179,6 +159,40 @@ export class McpGateway {
     }
     const authInfo = { token, clientId: claims.client_id, scopes: ['mandate:task'], expiresAt: claims.exp, extra: { taskId: claims.task_id } };
     await session.transport.handle(req, res, body, { authInfo });
+  }
+
+  /**
+   * Every request carries the task credential: `Bearer`, or `DPoP` with a fresh proof (for `htu`)
+   * by the key a bound credential names. A refusal is answered here (401 with the challenge) and
+   * recorded; null is returned then.
+   */
+  async authenticateRequest(req: IncomingMessage, res: ServerResponse, htu: string): Promise<{ claims: Awaited<ReturnType<CredentialService['verify']>>; token: string } | null> {
+    const h = req.headers.authorization;
+    const m1 = h ? /^(Bearer|DPoP)\s+(\S+)\s*$/i.exec(h) : null;
+    const token = m1?.[2];
+    if (!token) {
+      this.unauthorized(res, 'invalid_request', 'a task credential is required: `Authorization: Bearer <credential>` (or `DPoP <credential>` with a proof; POST /oauth/token starts a task)');
+      return null;
+    }
+    const scheme = m1![1]!.toLowerCase();
+    try {
+      const claims = await this.credentials.verify(token, this.endpoints.mcp);
+      if (claims.cnf?.jkt) {
+        if (scheme !== 'dpop') throw new MandateError('invalid_token', 'this credential is bound to a key (DPoP): present it as `Authorization: DPoP <credential>` with a `DPoP` proof; a copied credential without its key is refused');
+        await this.d.dpop.verify(req.headers.dpop, { method: req.method ?? 'GET', url: htu, accessToken: token, jkt: claims.cnf.jkt });
+      } else if (scheme === 'dpop') {
+        throw new MandateError('invalid_token', 'this credential is not key-bound: present it as `Authorization: Bearer <credential>`');
+      }
+      return { claims, token };
+    } catch (err) {
+      if (err instanceof MandateError && err.code === 'storage_unavailable') throw err;
+      const message = err instanceof MandateError ? err.message : 'credential rejected';
+      const seen = await this.credentials.inspect(token);
+      await this.audit.record({ type: htu === this.endpoints.mcp ? 'mcp.reject' : 'http.reject', actor: seen ? holderOf(seen) : 'anonymous', agentId: seen ? holderOf(seen) : null, taskId: seen?.task_id ?? null, outcome: 'denied', data: { reason: message, method: req.method } });
+      if (err instanceof DpopError) this.unauthorized(res, err.dpopCode, message, true);
+      else this.unauthorized(res, 'invalid_token', message, scheme === 'dpop');
+      return null;
+    }
   }
 
   /** Why one more session for this task or agent is refused, or null. */
@@ -227,12 +241,16 @@ export class McpGateway {
   /** Sessions that ended here: not taken over again from a record the store may still hold. */
   private readonly ended = new Lru<string, true>(10_000);
 
-  private async openSession(agentId: string, taskId: string, existingId?: string): Promise<AgentSession | undefined> {
+  /**
+   * The agent and the shared state of its active task (built once per task and process; counts
+   * come from the store, so a restart or another replica never hands out a fresh budget), or
+   * undefined when either is no longer active.
+   */
+  async taskState(agentId: string, taskId: string): Promise<{ agent: Agent; state: TaskState } | undefined> {
     const [agent, task] = await Promise.all([this.d.store.getAgent(agentId), this.d.store.getTask(taskId)]);
     if (!agent || agent.status !== 'active' || !task || task.status !== 'active' || task.agentId !== agent.id) return undefined;
     let state = this.states.get(task.id);
     if (!state) {
-      // Counts come from the store: a restart (or another replica) never hands out a fresh budget.
       const above: Task[] = [];
       for (const link of task.chain?.slice(1) ?? []) {
         const t = await this.d.store.getTask(link.task);
@@ -243,6 +261,14 @@ export class McpGateway {
       state = this.states.get(task.id) ?? { task, above, calls: new Map(Object.entries(counts)) };
       this.states.set(task.id, state);
     }
+    return { agent, state };
+  }
+
+  private async openSession(agentId: string, taskId: string, existingId?: string): Promise<AgentSession | undefined> {
+    const found = await this.taskState(agentId, taskId);
+    if (!found) return undefined;
+    const { agent, state } = found;
+    const task = state.task;
     const session = new AgentSession(this, agent, state);
     const id = existingId ?? randomUUID();
     const transport = new AgentHttpTransport({
@@ -296,7 +322,7 @@ export class McpGateway {
 
   private allowed: { base: string; hosts: Set<string>; origins: Set<string> } | undefined;
 
-  private checkHostAndOrigin(req: IncomingMessage): string | null {
+  checkHostAndOrigin(req: IncomingMessage): string | null {
     if (this.allowed?.base !== this.endpoints.base) {
       const base = new URL(this.endpoints.base);
       const port = base.port || (base.protocol === 'https:' ? '443' : '80');
@@ -332,7 +358,7 @@ export class McpGateway {
     if (state.visible?.key === key) return state.visible.tools;
     const tools = this.tools
       .listTools()
-      .filter((t) => t.discovered && this.upstreams.config(t.upstream) && this.authorizer.couldCall(agent, state.task, t));
+      .filter((t) => t.discovered && t.kind !== 'http' && this.upstreams.config(t.upstream) && this.authorizer.couldCall(agent, state.task, t));
     state.visible = { key, tools };
     return tools;
   }

@@ -72,7 +72,7 @@ export function secretValuesOf(u: UpstreamConfig, env: NodeJS.ProcessEnv): strin
 }
 
 export function hasTransport(u: UpstreamConfig): boolean {
-  return Boolean(u.command || u.url);
+  return (u.kind ?? 'mcp') === 'mcp' && Boolean(u.command || u.url);
 }
 
 export interface ConnectOptions {

@@ -25,6 +25,8 @@ import { connectUpstream, hasTransport, type SecretResolver } from './upstream-c
 
 export interface UpstreamStatus {
   name: string;
+  /** `mcp` (an MCP server), `http` (a REST API at /http/<name>/…), `postgres` (per-task database roles). */
+  kind: 'mcp' | 'http' | 'postgres';
   transport: 'stdio' | 'http' | 'none';
   sharing: 'session' | 'shared';
   connected: boolean;
@@ -160,7 +162,8 @@ export class UpstreamManager {
       const e = this.entries.get(name);
       return {
         name,
-        transport: config.command ? 'stdio' : config.url ? 'http' : 'none',
+        kind: config.kind,
+        transport: config.kind !== 'mcp' ? 'none' : config.command ? 'stdio' : config.url ? 'http' : 'none',
         sharing: config.sharing,
         connected: Boolean(e?.client),
         tools: this.catalog.toolsOf(name).filter((t) => !t.blocked).length,

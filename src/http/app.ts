@@ -78,6 +78,16 @@ export async function buildApp(m: Mandate): Promise<FastifyInstance> {
           });
           return;
         }
+        if (url.startsWith('/http/')) {
+          m.httpApi.handle(req, res).catch((err) => {
+            m.logger?.error({ err }, 'http api request failed');
+            const storage = err instanceof MandateError && err.code === 'storage_unavailable';
+            const body = { error: storage ? 'storage_unavailable' : 'internal', error_description: storage ? (err as Error).message : 'internal error; the server log has details (nothing was forwarded unrecorded)' };
+            if (!res.headersSent) res.writeHead(storage ? 503 : 500, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+            else res.end();
+          });
+          return;
+        }
         handler(req, res);
         },
       );

@@ -46,6 +46,13 @@ export interface PolicySources {
 
 const REQUIRED_FOR_TOOLS = ['TaskInfo', 'TimeInfo'];
 
+/**
+ * What policy sees of a request to an HTTP API (`context.http`): the method, the canonical path,
+ * the query as `name=value` strings and as one string, the names of the safe headers it carries,
+ * its content type and body size. A JSON body is `context.args` (typed by the method's `inputSchema`).
+ */
+export const HTTP_CONTEXT = '{ "method": String, "path": String, "query": Set<String>, "queryString": String, "headers": Set<String>, "contentType": String, "bodyBytes": Long }';
+
 /** The generated part of the schema: one action per tool, in `call` and its risk class. */
 export function toolActionsSchema(tools: ToolSpec[]): { text: string; argTypes: Map<string, Extract<CedarType, { kind: 'Record' }>> } {
   const argTypes = new Map<string, Extract<CedarType, { kind: 'Record' }>>();
@@ -58,7 +65,7 @@ export function toolActionsSchema(tools: ToolSpec[]): { text: string; argTypes: 
       `action ${JSON.stringify(tool.name)} in ["call", ${JSON.stringify(tool.risk)}] appliesTo {`,
       '  principal: [Agent],',
       '  resource: [Tool],',
-      `  context: { "task": TaskInfo, "time": TimeInfo, "resources": Set<String>, "calls": Long, "args": ${renderCedarType(args)} }`,
+      `  context: { "task": TaskInfo, "time": TimeInfo, "resources": Set<String>, "calls": Long, "args": ${renderCedarType(args)}${tool.kind === 'http' ? `, "http": ${HTTP_CONTEXT}` : ''} }`,
       '};',
     );
   }

@@ -54,6 +54,8 @@ export interface ToolGrant {
   name: string;
   constraints?: Record<string, ArgConstraint>;
   max_calls?: number;
+  /** A database tool (`<upstream>.query`/`.connect`): what the task's own role is granted (`{ "public.orders": ["SELECT"] }`). */
+  privileges?: Record<string, Array<'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE'>>;
 }
 
 /** The granted scope of a task (`authorization_details` of type `mandate_task`). */

@@ -7,6 +7,8 @@ import { MandateError, q } from '../core/errors.js';
 import type { ResourceKind, ToolLookup, ToolSpec } from '../core/tool.js';
 import type { ArgConstraint, TaskScope, ToolGrant } from '../storage/types.js';
 import { canonicalResourceArg, globMatch, normaliseResource, ResourceError } from './resource-uri.js';
+import { dbPrivilegesSchema } from '../config/schema.js';
+import { canonicalHttpPath } from '../gateway/http-path.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -31,6 +33,8 @@ const toolGrantSchema = z.union([
       name: z.string().min(1).max(200),
       constraints: z.record(z.string().min(1).max(200), constraintSchema).optional(),
       max_calls: z.number().int().positive().max(1_000_000).optional(),
+      /** A database tool: what the task's own role is granted (`{ "public.orders": ["SELECT"] }`). */
+      privileges: dbPrivilegesSchema.optional(),
     })
     .strict(),
 ]);
@@ -111,17 +115,66 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/**
+ * The tool a grant names: a tool (`fs.read_text_file`), or a method of an HTTP API with a path
+ * pattern (`crm.GET /v1/reports/*`), which grants that method on the matching paths only.
+ */
+export function toolOfGrant(name: string, tools: ToolLookup): ToolSpec | undefined {
+  const direct = tools.getTool(name);
+  if (direct) return direct;
+  const sp = name.indexOf(' ');
+  if (sp < 0) return undefined;
+  const tool = tools.getTool(name.slice(0, sp));
+  return tool?.kind === 'http' ? tool : undefined;
+}
+
+/** The path pattern of an HTTP grant (`crm.GET /v1/*` → `/v1/*`), or null for a grant of the whole method. */
+export function grantPathPattern(name: string): string | null {
+  const sp = name.indexOf(' ');
+  return sp < 0 ? null : name.slice(sp + 1);
+}
+
+/** What a constraint on an HTTP API call may name: `path`, `query.<name>`, `body`, `body.<field>`. */
+const HTTP_ARG = /^(path|body|query\.[^\s]+|body\.[^\s.]+)$/;
+
 /** Checks a requested scope against the catalogue and normalises it into the stored form. */
 export function normaliseScope(detail: MandateTaskDetail, tools: ToolLookup): TaskRequest {
   const grants: ToolGrant[] = [];
   const seen = new Set<string>();
   for (const [i, g] of detail.tools.entries()) {
-    const grant: ToolGrant = typeof g === 'string' ? { name: g } : { name: g.name, ...(g.constraints ? { constraints: g.constraints } : {}), ...(g.max_calls ? { max_calls: g.max_calls } : {}) };
+    const grant: ToolGrant =
+      typeof g === 'string' ? { name: g } : { name: g.name, ...(g.constraints ? { constraints: g.constraints } : {}), ...(g.max_calls ? { max_calls: g.max_calls } : {}), ...(g.privileges ? { privileges: g.privileges } : {}) };
     const where = `\`authorization_details[0].tools[${i}]\``;
+    const tool = toolOfGrant(grant.name, tools);
+    if (!tool) fail(`${where}: unknown tool ${q(grant.name)}: no upstream offers it${suggestTool(grant.name.split(' ')[0]!, tools)} (names are \`<upstream>.<tool>\`, or \`<api>.<METHOD> /path/*\` for an HTTP API; \`mandate tools list\` or GET /api/v1/tools shows the catalogue)`);
+    if (tool.kind === 'http') {
+      const pattern = grantPathPattern(grant.name);
+      if (pattern !== null) {
+        try {
+          grant.name = `${tool.name} ${canonicalHttpPath(pattern.trim())}`;
+        } catch (err) {
+          fail(`${where}: path pattern of ${q(grant.name)}: ${(err as Error).message}`);
+        }
+      }
+      for (const [arg, c] of Object.entries(grant.constraints ?? {})) {
+        if (!HTTP_ARG.test(arg)) fail(`${where}: constraint on ${q(arg)}: a call of an HTTP API is constrained by \`path\`, \`query.<name>\`, \`body\` or \`body.<field>\``);
+        if (arg === 'path' && c.like !== undefined) {
+          try {
+            c.like = canonicalHttpPath(c.like);
+          } catch (err) {
+            fail(`${where}: constraint on \`path\`: ${(err as Error).message}`);
+          }
+        }
+      }
+    }
+    if (grant.privileges && tool.kind !== 'postgres') fail(`${where}: \`privileges\` are for database tools (\`<upstream>.query\`, \`<upstream>.connect\`); ${q(tool.name)} is not one`);
+    if (tool.kind === 'postgres' && !grant.privileges) fail(`${where}: ${q(tool.name)} runs as the task's own database role: declare what it may do, e.g. \`"privileges": { "public.orders": ["SELECT"] }\``);
     if (seen.has(grant.name)) fail(`${where}: tool ${q(grant.name)} is listed twice`);
     seen.add(grant.name);
-    const tool = tools.getTool(grant.name);
-    if (!tool) fail(`${where}: unknown tool ${q(grant.name)}: no upstream offers it${suggestTool(grant.name, tools)} (names are \`<upstream>.<tool>\`; \`mandate tools list\` or GET /api/v1/tools shows the catalogue)`);
+    if (tool.kind === 'http') {
+      grants.push(grant);
+      continue;
+    }
     const names = argNames(tool);
     for (const [arg, c] of Object.entries(grant.constraints ?? {})) {
       if (names && !names.has(arg)) fail(`${where}: constraint on unknown argument ${q(arg)} of ${q(tool.name)} (arguments: ${[...names].join(', ') || 'none'})`);
@@ -166,9 +219,9 @@ function canonicalPattern(kind: ResourceKind, pattern: string): string {
 export function scopeWarnings(scope: TaskScope, tools: ToolLookup): string[] {
   const out: string[] = [];
   for (const g of scope.tools) {
-    const tool = tools.getTool(g.name);
+    const tool = toolOfGrant(g.name, tools);
     for (const [arg, c] of Object.entries(g.constraints ?? {})) {
-      if (c.like !== undefined && !tool?.resources[arg]) {
+      if (c.like !== undefined && !tool?.resources[arg] && !(tool?.kind === 'http' && arg === 'path')) {
         out.push(`tool ${q(g.name)}: \`like\` on ${q(arg)} is a raw glob (it is not a declared path or URL resource): \`*\` also matches \`/\` and \`..\` is not resolved; declare ${q(arg)} under the tool's \`resources\` in mandate.yaml to match it as a path or URL`);
       }
     }
@@ -178,7 +231,7 @@ export function scopeWarnings(scope: TaskScope, tools: ToolLookup): string[] {
 
 /** The scope as it travels in credentials and responses (RFC 9396 `authorization_details`). */
 export function scopeToDetails(intent: string, scope: TaskScope, ttl: number): Record<string, unknown> {
-  return { type: 'mandate_task', intent, tools: scope.tools.map((t) => (t.constraints || t.max_calls ? t : t.name)), resources: scope.resources, ttl };
+  return { type: 'mandate_task', intent, tools: scope.tools.map((t) => (t.constraints || t.max_calls || t.privileges ? t : t.name)), resources: scope.resources, ttl };
 }
 
 export interface ScopeViolation {
@@ -259,4 +312,55 @@ export function checkCallScope(scope: TaskScope, tool: ToolSpec, rawArgs: Record
     if (r) reasons.push(r);
   }
   return { ok: reasons.length === 0, reasons, resources, args };
+}
+
+/** One request to an HTTP API as policy and the task's constraints see it (and as it is forwarded). */
+export interface HttpCallArgs {
+  /** Canonical path below the API's base URL. */
+  path: string;
+  /** Query parameters (a repeated one as an array). */
+  query: Record<string, string | string[]>;
+  /** The JSON body, when there is one and it is small enough to check. */
+  body?: unknown;
+}
+
+function httpValue(args: HttpCallArgs, key: string): unknown {
+  if (key === 'path') return args.path;
+  if (key === 'body') return args.body;
+  if (key.startsWith('query.')) {
+    const k = key.slice(6);
+    return Object.hasOwn(args.query, k) ? args.query[k] : undefined;
+  }
+  const b = args.body as Record<string, unknown> | undefined;
+  const k = key.slice(5);
+  return b && typeof b === 'object' && !Array.isArray(b) && Object.hasOwn(b, k) ? b[k] : undefined;
+}
+
+/**
+ * Is this request to an HTTP API inside the task's scope? A grant of the method applies when it
+ * names no path, or its path pattern matches the canonical path; its constraints and call limit
+ * must hold. The first grant that allows the call is the one it is counted against (`grant`).
+ */
+export function checkHttpScope(scope: TaskScope, tool: ToolSpec, args: HttpCallArgs, callsOf: (grant: string) => number): { ok: boolean; reasons: string[]; grant: string | null } {
+  const candidates = scope.tools.filter((g) => {
+    if (g.name === tool.name) return true;
+    if (!g.name.startsWith(`${tool.name} `)) return false;
+    return globMatch(grantPathPattern(g.name)!, args.path);
+  });
+  if (!candidates.length) {
+    const granted = scope.tools.filter((g) => g.name === tool.name || g.name.startsWith(`${tool.name} `)).map((g) => q(g.name));
+    return { ok: false, grant: null, reasons: [`${tool.method ?? tool.name} ${q(args.path)} is not in the task's scope${granted.length ? ` (granted: ${granted.join(', ')})` : ''}`] };
+  }
+  let first: string[] | null = null;
+  for (const g of candidates) {
+    const reasons: string[] = [];
+    if (g.max_calls !== undefined && callsOf(g.name) >= g.max_calls) reasons.push(`${q(g.name)} reached the task's limit of ${g.max_calls} call${g.max_calls > 1 ? 's' : ''}`);
+    for (const [arg, c] of Object.entries(g.constraints ?? {})) {
+      const r = checkConstraint(arg, c, httpValue(args, arg));
+      if (r) reasons.push(r);
+    }
+    if (!reasons.length) return { ok: true, reasons: [], grant: g.name };
+    first ??= reasons;
+  }
+  return { ok: false, grant: null, reasons: first ?? [] };
 }

@@ -17,7 +17,7 @@ import type { CredentialService, IssuedCredential, IssueOptions } from './creden
 import { globMatch } from './resource-uri.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { RevocationList } from './revocation.js';
-import { normaliseScope, parseAuthorizationDetails, scopeToDetails, scopeWarnings } from './scope.js';
+import { normaliseScope, parseAuthorizationDetails, scopeToDetails, scopeWarnings, toolOfGrant } from './scope.js';
 
 export interface TaskLimits {
   defaultTtl: number;
@@ -109,7 +109,7 @@ export class TaskService {
     const decisions: Decision[] = [];
     const denials: string[] = [];
     for (const grant of request.scope.tools) {
-      const tool = this.tools.getTool(grant.name)!;
+      const tool = toolOfGrant(grant.name, this.tools)!;
       const d = this.policy.decide({
         principal: { type: 'Agent', id: agent.id },
         action: 'startTask',
@@ -237,7 +237,7 @@ export class TaskService {
     // The child must be allowed each tool on its own account too; an approval gate here refuses.
     const denials: string[] = [];
     for (const grant of request.scope.tools) {
-      const tool = this.tools.getTool(grant.name)!;
+      const tool = toolOfGrant(grant.name, this.tools)!;
       const sd = this.policy.decide({
         principal: { type: 'Agent', id: child.id },
         action: 'startTask',
