@@ -7,6 +7,7 @@ import { credentials } from './credentials.mjs';
 import { gateway } from './gateway.mjs';
 import { store } from './store.mjs';
 import { scaleout } from './scaleout.mjs';
+import { httpApi } from './httpapi.mjs';
 
 const only = process.argv.slice(2);
 const want = (name) => only.length === 0 || only.includes(name);
@@ -29,6 +30,10 @@ if (want('store')) {
 }
 if (want('scaleout')) {
   await scaleout();
+  console.log();
+}
+if (want('httpapi')) {
+  await httpApi();
   console.log();
 }
 if (want('credentials')) {

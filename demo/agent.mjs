@@ -8,8 +8,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { MandateAgent } from 'mandate/client';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { loadConfig } from '../dist/config/load.js';
+import { upstreamConfigSchema } from '../dist/config/schema.js';
 import { createMandate } from '../dist/mandate.js';
+import { startReportsApi } from './servers/reports-api.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SANDBOX = join(ROOT, 'demo/sandbox');
@@ -39,6 +43,31 @@ async function decide(base, token, id, decision, reason) {
 const dataDir = mkdtempSync(join(tmpdir(), 'mandate-demo-'));
 const config = loadConfig({ configPath: join(ROOT, 'mandate.yaml'), dataDir, port: 0, env: {} });
 config.logging.level = 'silent';
+
+// A REST API whose token only Mandate holds (a named secret, here from Mandate's environment).
+const API_TOKEN = `demo-api-token-${randomBytes(8).toString('hex')}`;
+process.env.DEMO_REPORTS_API_TOKEN = API_TOKEN;
+const reportsApi = await startReportsApi(API_TOKEN);
+config.secrets.reports_token = { env: 'DEMO_REPORTS_API_TOKEN' };
+config.upstreams.reports = upstreamConfigSchema.parse({ kind: 'http', description: 'the reports REST API', url: reportsApi.url, auth: { type: 'bearer', secret: 'reports_token' }, methods: ['GET'] });
+// A database where each task gets its own role: the machine's PostgreSQL when it is there.
+const PG = process.env.MANDATE_DEMO_PG ?? 'postgres://postgres@127.0.0.1:5432';
+const demoDb = `mandate_demo_${randomBytes(4).toString('hex')}`;
+let pgAdmin = null;
+try {
+  pgAdmin = new pg.Client({ connectionString: `${PG}/postgres`, connectionTimeoutMillis: 3000 });
+  await pgAdmin.connect();
+  await pgAdmin.query(`CREATE DATABASE ${demoDb}`);
+  const seed = new pg.Client({ connectionString: `${PG}/${demoDb}` });
+  await seed.connect();
+  await seed.query("CREATE TABLE orders (id int PRIMARY KEY, customer text, total numeric); INSERT INTO orders VALUES (1, 'acme', 120.50), (2, 'globex', 99.00); CREATE TABLE customers (id int PRIMARY KEY, email text); INSERT INTO customers VALUES (1, 'ceo@acme.example');");
+  await seed.end();
+  config.upstreams.warehouse = upstreamConfigSchema.parse({ kind: 'postgres', description: 'the orders warehouse', connection: `${PG}/${demoDb}`, privileges: { 'public.orders': ['SELECT'], 'public.customers': ['SELECT'] }, tools: { query: { risk: 'read', classification: 'confidential' } } });
+} catch (err) {
+  await pgAdmin?.end().catch(() => undefined);
+  pgAdmin = null;
+  console.log(dim(`(no PostgreSQL at ${PG}: ${err.message}; the database steps are skipped — set MANDATE_DEMO_PG to use another)`));
+}
 const m = await createMandate({ config });
 const { url } = await m.listen();
 console.log(`Mandate is running at ${url}, fronting ${m.tools.listTools().length} tools of ${m.upstreams.names().length} MCP servers (${m.upstreams.names().join(', ')}).`);
@@ -122,16 +151,66 @@ try {
     show(`rejected: ${String(err.message).replace(/\s+/g, ' ').slice(0, 160)}`);
   }
 
+  step('A second task: the reports REST API and the orders warehouse, with no key of its own for either.');
+  const tools2 = ['reports.GET /v1/reports/*', ...(pgAdmin ? [{ name: 'warehouse.query', privileges: { 'public.orders': ['SELECT'] } }] : [])];
+  const task2 = await agent.startTask({ intent: 'reconcile Q3 revenue with orders', tools: tools2, ttl: 300 });
+  show(`task ${task2.id} declares: ${tools2.map((t) => (typeof t === 'string' ? t : `${t.name} (SELECT on public.orders)`)).join(', ')}`);
+  const reports = task2.httpApi('reports');
+
+  step('It calls the REST API through Mandate: /http/reports/v1/reports/q3. Mandate checks the path against the task and adds the API token.');
+  const q3 = await reports('/v1/reports/q3');
+  show(`HTTP ${q3.status}: ${await q3.text()}`);
+  const last = reportsApi.seen.at(-1);
+  show(`the API saw: ${last.method} ${last.path}, Authorization: Bearer ${last.authorization?.slice(7, 22)}… (Mandate's secret; the agent's process never had it)`);
+
+  step('It tries the admin area of the same API, even with a `..` trick: denied, outside the declared paths; nothing reached the API.');
+  const before = reportsApi.seen.length;
+  for (const path of ['/admin/users', '/v1/reports/%2e%2e/%2e%2e/admin/users']) {
+    const r = await reports(path);
+    show(`${path} → HTTP ${r.status}: ${(await r.json()).error_description}`);
+  }
+  show(`requests that reached the API: ${reportsApi.seen.length - before}`);
+
+  if (pgAdmin) {
+    step('It queries the warehouse: Mandate created a PostgreSQL role for this task alone (SELECT on orders, VALID UNTIL the task ends) and runs the query as it.');
+    const dbClient = await task2.connect({ name: 'demo-agent', version: '1.0.0' });
+    const roles = await pgAdmin.query("SELECT rolname, rolvaliduntil FROM pg_roles WHERE shobj_description(oid, 'pg_authid') LIKE $1", [`%${task2.id}%`]);
+    show(`role ${roles.rows[0]?.rolname}, valid until ${roles.rows[0]?.rolvaliduntil?.toISOString()}`);
+    const rows = await dbClient.callTool({ name: 'warehouse.query', arguments: { sql: 'SELECT id, customer, total FROM orders ORDER BY id' } });
+    show(textOf(rows));
+    step('It tries to read the customers table: PostgreSQL itself refuses, the role holds only what the task declared.');
+    show(textOf(await dbClient.callTool({ name: 'warehouse.query', arguments: { sql: 'SELECT email FROM customers' } })));
+    await dbClient.close().catch(() => undefined);
+  }
+
+  step('The task ends: its credential stops working and its database role is dropped.');
+  await task2.end();
+  show(`the API call now: HTTP ${(await reports('/v1/reports/q3')).status}`);
+  if (pgAdmin) {
+    let left = 1;
+    for (let i = 0; i < 100 && left; i++) {
+      left = (await pgAdmin.query("SELECT 1 FROM pg_roles WHERE shobj_description(oid, 'pg_authid') LIKE $1", [`%${task2.id}%`])).rowCount;
+      if (left) await new Promise((r) => setTimeout(r, 50));
+    }
+    show(left ? 'unexpected: the role is still there' : 'the role is gone');
+    if (left) process.exitCode = 1;
+  }
+
   step('The audit log recorded every step, hash-chained:');
   await m.audit.drain();
   for (const e of (await m.audit.list({})).filter((x) => x.agentId === agent.id || x.agentId === executor.id)) {
     const why = e.data.reasons?.[0] ?? e.data.reason ?? '';
-    show(`${String(e.seq).padStart(3)} ${e.type.padEnd(16)} ${String(e.outcome ?? '').padEnd(9)} ${e.data.tool ?? ''} ${why ? `— ${String(why).slice(0, 80)}` : ''}`);
+    show(`${String(e.seq).padStart(3)} ${e.type.padEnd(16)} ${String(e.outcome ?? '').padEnd(9)} ${e.data.tool ?? e.data.role ?? ''}${e.data.http ? ` ${e.data.http.path}` : ''} ${why ? `— ${String(why).slice(0, 80)}` : ''}`);
   }
   const v = await m.audit.verify();
   show(v.ok ? `chain intact (${v.checked} events)` : `chain BROKEN at ${v.broken.seq}`);
   await client.close().catch(() => undefined);
 } finally {
   await m.close();
+  await reportsApi.close();
+  if (pgAdmin) {
+    await pgAdmin.query(`DROP DATABASE IF EXISTS ${demoDb} WITH (FORCE)`).catch(() => undefined);
+    await pgAdmin.end().catch(() => undefined);
+  }
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -31,6 +31,9 @@ import { registerSecretValues } from './audit/redact.js';
 import { secretRefsOf, secretValuesOf } from './gateway/upstream-client.js';
 import { UserService } from './identity/users.js';
 import { SecretBroker } from './secrets/broker.js';
+import { DbRoleManager } from './secrets/db-roles.js';
+import { loadOrCreateRoleKey, TaskDatabases } from './secrets/task-databases.js';
+import { expandValue } from './gateway/upstream-client.js';
 import { SigningKeys } from './identity/signing-keys.js';
 import { AccessRequests } from './pdp/access-request.js';
 import { AuthzenPdp } from './pdp/authzen.js';
@@ -110,6 +113,8 @@ export interface Mandate {
   secrets: SecretBroker;
   /** The enforcement point for REST APIs (`/http/<upstream>/…`). */
   httpApi: HttpApiGateway;
+  /** Per-task database roles (null without upstreams of kind `postgres`). */
+  databases: TaskDatabases | null;
   /** On PostgreSQL: the connection that hears other replicas' changes (null on SQLite). */
   listener: PgListener | null;
   /** Why the policy files were not loaded (only with `tolerateInvalidPolicies`), or null. */
@@ -127,6 +132,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, settings: config.store });
   let started: UpstreamManager | null = null;
   let startedListener: PgListener | null = null;
+  let dbRoles: DbRoleManager | null = null;
   // Every secret the config takes from the environment is redacted by value wherever it shows up.
   registerSecretValues(Object.values(config.upstreams).flatMap((u) => secretValuesOf(u, process.env)));
   registerSecretValues(
@@ -222,6 +228,25 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     policy.onReload((version) => void approvals.policyChanged(version).catch((err) => opts.logger?.error({ err }, 'voiding approvals after a policy change failed')));
     const authorizer = new CallAuthorizer(policy, clock);
     const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, faults, logger: opts.logger });
+    // Databases whose access is a role per task, created at task start and dropped at its end.
+    let databases: TaskDatabases | null = null;
+    const dbUpstreams = Object.entries(config.upstreams).filter(([, u]) => u.kind === 'postgres');
+    if (dbUpstreams.length) {
+      const key = loadOrCreateRoleKey(config.dataDir);
+      const resolved = [];
+      for (const [name, u] of dbUpstreams) {
+        resolved.push({ name, connection: await expandValue(u.connection!, process.env, `upstreams.${name}.connection`, (n) => secrets.get(n)), privileges: u.privileges!, maxRows: u.maxRows, statementTimeoutMs: (u.timeout ?? config.gateway.callTimeout) * 1000 });
+      }
+      dbRoles = new DbRoleManager({ upstreams: resolved, key, logger: opts.logger, clock });
+      databases = new TaskDatabases({ roles: dbRoles, tools, upstreams: dbUpstreams.map(([n]) => n), audit, store, clock });
+      tasks.addProvisioner(databases);
+      gateway.databases = databases;
+      const db = databases;
+      // Every end of a task (end, revocation, expiry, suspension; here or on another replica) takes its roles.
+      revocations.onRevoked((r) => faults.guard('drop database roles of an ended task', db.taskEnded(r.taskId, r.reason)));
+      // What a crash or restart left behind goes now, and on every sweep.
+      await db.sweep().catch((err) => opts.logger?.error({ error: (err as Error).message }, 'sweeping orphaned database roles failed; retried on the next maintenance pass'));
+    }
     const httpApi = new HttpApiGateway({ gateway, upstreams: config.upstreams, secrets, bodyLimit: config.server.bodyLimit, callTimeoutMs: config.gateway.callTimeout * 1000, maxResultBytes: config.gateway.maxResultBytes });
     const accessRequests = new AccessRequests({ keys, approvals, clock, endpoint: () => `${endpoints.base}/access/v1/requests`, issuer: () => endpoints.issuer, windowSeconds: Math.min(config.approvals.ttl, 600) });
     const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types, accessRequests });
@@ -315,6 +340,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       faults,
       secrets,
       httpApi,
+      databases,
       listener,
       policyProblem,
       app: undefined as unknown as FastifyInstance,
@@ -326,6 +352,9 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         await agents.persistPending();
         await store.pruneReplay(now);
         await revocations.prune(now);
+        // Database roles whose task ended without this replica hearing of it (a crash, a restart).
+        // Every 10th pass: each is a query on every database; ends heard of are handled at once anyway.
+        if (databases && sweeps % 10 === 0) await databases.sweep().catch((err) => faults.note('sweep database roles', err));
         // Housekeeping every 30 passes: checkpoint the WAL, and say so while disk space runs low.
         if (++sweeps % 30 === 0) {
           // Session records that no task can use any more (ended, or older than any task may live).
@@ -352,7 +381,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         // Every part is closed even if another fails (a broken store must not keep upstream
         // processes or the port alive); the first failure is reported after.
         let first: unknown;
-        for (const step of [async () => listener?.close(), () => gateway.close(), () => webhooks.close(), () => m.app.close(), () => upstreams.close(), () => audit.drain(), () => store.close()]) {
+        for (const step of [async () => listener?.close(), () => gateway.close(), async () => dbRoles?.close(), () => webhooks.close(), () => m.app.close(), () => upstreams.close(), () => audit.drain(), () => store.close()]) {
           try {
             await step();
           } catch (err) {
@@ -368,6 +397,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     return m;
   } catch (err) {
     await startedListener?.close();
+    await dbRoles?.close().catch(() => undefined);
     await started?.close();
     await store.close();
     throw err;

@@ -134,7 +134,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     //    leaves; the arguments go out exactly as they were checked.
     // The upstream connection first (it may have to wait for a process slot or fail to
     // start): a call that cannot be sent neither spends budget nor leaves a forwarding record.
-    await session.upstreamClient(tool.upstream);
+    if (tool.kind !== 'postgres') await session.upstreamClient(tool.upstream);
     try {
       decisionEvent = (await gw.audit.record(decisionRecord(session, name, tool.upstream, args, resources, decision, approvalId))).id;
     } catch (err) {
@@ -152,7 +152,12 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     // An upstream that echoes a secret it was given (its env, its Authorization header) must not hand it to the agent.
     let result: CallToolResult;
     try {
-      result = redactKnownValues(await session.forwardToolCall(tool, args, extra, request.params?._meta as Record<string, unknown> | undefined));
+      if (tool.kind === 'postgres') {
+        // Executed by Mandate as the task's own database role. A connection string is the one
+        // answer that carries a credential on purpose (policy permitted `<db>.connect`).
+        const r = await gw.runDatabaseTool(tool, session.state.task, args);
+        result = tool.remoteName === 'connect' ? r : redactKnownValues(r);
+      } else result = redactKnownValues(await session.forwardToolCall(tool, args, extra, request.params?._meta as Record<string, unknown> | undefined));
     } catch (err) {
       // A JSON-RPC error the upstream answered stays a protocol error for the agent, with its
       // code, message and data, as it would be on a direct connection. (Timeouts and lost

@@ -30,6 +30,8 @@ import { AgentHttpTransport } from './http-transport.js';
 import type { CallAuthorizer } from './authorize.js';
 import type { ToolCatalog } from './catalog.js';
 import type { UpstreamManager } from './upstreams.js';
+import type { TaskDatabases } from '../secrets/task-databases.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 
 /**
  * What every session of one task shares: the task (with its taint), the tasks above it (whose
@@ -468,6 +470,15 @@ export class McpGateway {
     const [task, counts] = await Promise.all([this.d.store.getTask(state.task.id), this.d.store.callCounts(state.task.id)]);
     if (task && task.labels.some((l) => !state.task.labels.includes(l))) state.task = { ...state.task, labels: [...new Set([...state.task.labels, ...task.labels])].sort() };
     for (const [tool, n] of Object.entries(counts)) if (n > (state.calls.get(tool) ?? 0)) state.calls.set(tool, n);
+  }
+
+  /** Per-task database roles (set when an upstream of kind `postgres` is configured). */
+  databases: TaskDatabases | undefined;
+
+  /** `<db>.query` / `<db>.connect`: run by Mandate as the task's own role. */
+  async runDatabaseTool(tool: ToolSpec, task: Task, args: Record<string, unknown>): Promise<CallToolResult> {
+    if (!this.databases) throw new MandateError('upstream_unavailable', `database upstream ${q(tool.upstream)} is not available`);
+    return this.databases.run(tool, task, args);
   }
 
   /** Step 8 of the data path: the task carries the classification of what it read. */

@@ -70,8 +70,38 @@ export interface TaskApprovals {
 /** How long a revocation is held in memory before the store has recorded it (longer than any credential lives). */
 const IN_MEMORY_HOLD_MS = 24 * 3600 * 1000;
 
+/**
+ * Something a task needs besides its credential while it is active (a database role of its own):
+ * `check` refuses a scope before anything is created; `activate` provisions, idempotently, once
+ * the task is active and before its first credential is issued (a failure ends the task).
+ */
+export interface TaskProvisioner {
+  check(scope: TaskScope): string[];
+  activate(task: Task): Promise<void>;
+}
+
 export class TaskService {
   private approvals: TaskApprovals | null = null;
+  private readonly provisioners: TaskProvisioner[] = [];
+
+  addProvisioner(p: TaskProvisioner): void {
+    this.provisioners.push(p);
+  }
+
+  private checkProvisioning(scope: TaskScope): void {
+    const problems = this.provisioners.flatMap((p) => p.check(scope));
+    if (problems.length) throw new MandateError('invalid_scope', `task refused: ${problems.join(' | ')}`, { details: { reasons: problems } });
+  }
+
+  /** Provisions an active task; if that fails the task ends at once and the error is the caller's. */
+  private async provision(task: Task, actor: string): Promise<void> {
+    try {
+      for (const p of this.provisioners) await p.activate(task);
+    } catch (err) {
+      await this.finish(task.id, 'revoked', actor, `provisioning failed: ${(err as Error).message}`).catch(() => undefined);
+      throw err;
+    }
+  }
   /** Ends that hold in memory but are not yet recorded in the store. */
   private readonly pending = new Map<string, { to: TaskStatus; actor: string; reason: string }>();
 
@@ -94,6 +124,7 @@ export class TaskService {
   async start(agent: Agent, rawDetails: unknown, audience: string, bind: IssueOptions = {}): Promise<StartedTask> {
     const detail = parseAuthorizationDetails(rawDetails);
     const request = normaliseScope(detail, this.tools);
+    this.checkProvisioning(request.scope);
     const warnings = scopeWarnings(request.scope, this.tools);
     const ttl = Math.min(request.ttl ?? this.limits.defaultTtl, this.limits.maxTtl);
     const now = this.clock.now();
@@ -160,6 +191,7 @@ export class TaskService {
 
     const task = newTask({ now, agentId: agent.id, intent: request.intent, scope: request.scope, status: 'active', expiresAt: now + ttl * 1000, decisionId: decisions[0]?.id ?? null });
     await this.store.insertTask(task);
+    await this.provision(task, agent.id);
     const credential = await this.credentials.issue(task, agent, audience, bind);
     await this.audit.record({
       type: 'task.start',
@@ -206,6 +238,7 @@ export class TaskService {
     if (request.scope.resources.length === 0) request.scope.resources = [...parent.scope.resources];
     const problems = narrowing(parent.scope, request.scope);
     if (problems.length) await refuse('invalid_scope', `a child can only get less than its parent: ${problems.join('; ')}`);
+    this.checkProvisioning(request.scope);
     // Budgets: a child gets at most what the parent and every task above it have left.
     const left = await this.callsLeft(parent);
     for (const g of request.scope.tools) {
@@ -252,6 +285,7 @@ export class TaskService {
     const warnings = scopeWarnings(request.scope, this.tools);
     const task = newTask({ now, agentId: child.id, parentId: parent.id, depth, intent: request.intent, scope: request.scope, status: 'active', labels: [...parent.labels], expiresAt: now + ttl * 1000, decisionId: d.id, actsFor });
     await this.store.insertTask(task);
+    await this.provision(task, parentAgent.id);
     const credential = await this.credentials.issue(task, child, p.audience, p.bind);
     await this.audit.record({
       type: 'task.delegate',
@@ -300,6 +334,8 @@ export class TaskService {
       const denied = (await this.approvals?.forTask(task.id))?.status === 'denied';
       throw new MandateError(denied ? 'access_denied' : 'expired_token', `task ${q(taskId)} is ${denied ? 'denied' : task.status}${task.endReason ? ` (${task.endReason})` : ''}: start a new one`);
     }
+    // Approved (or break-glass) tasks became active elsewhere: provisioned now if not already.
+    await this.provision(task, agent.id);
     const credential = await this.credentials.issue(task, agent, audience, bind);
     const ttl = Math.max(1, Math.round((task.expiresAt - this.clock.now()) / 1000));
     await this.audit.record({ type: 'task.credential', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'success', data: { credentialId: credential.jti, audience, boundTo: bind.jkt ?? null, breakGlass: task.breakGlass === true, expiresAt: task.expiresAt } });
@@ -431,6 +467,13 @@ export function narrowing(parent: TaskScope, child: TaskScope): string[] {
       else if (canonicalJson(merged[arg]) !== canonicalJson(c)) problems.push(`tool ${q(g.name)}: the parent constrains ${q(arg)} as ${canonicalJson(c)}; the child must keep exactly that`);
     }
     if (Object.keys(merged).length) g.constraints = merged;
+    // A database role of the child's own: no table or privilege the parent's role does not have.
+    for (const [obj, privs] of Object.entries(g.privileges ?? {})) {
+      const schemaWide = `${obj.split('.')[0]}.*`;
+      const have = new Set([...(pg.privileges?.[obj] ?? []), ...(pg.privileges?.[schemaWide] ?? [])]);
+      const extra = privs.filter((x) => !have.has(x));
+      if (extra.length) problems.push(`tool ${q(g.name)}: ${extra.join(', ')} on ${q(obj)} is more than the parent's database role has`);
+    }
     // An unnamed call limit is filled in later from what the parent has left, not its grant.
     if (pg.max_calls !== undefined && g.max_calls !== undefined && g.max_calls > pg.max_calls) problems.push(`tool ${q(g.name)}: ${g.max_calls} calls is more than the parent's ${pg.max_calls}`);
   }

@@ -27,6 +27,17 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(/executor refused: .*has ended/);
     expect(stdout).toMatch(/task\.delegate +success/);
     expect(stdout).toMatch(/rejected: .*has ended/);
+    // A REST API and a database without a key of the agent's own (issue 14).
+    expect(stdout).toMatch(/HTTP 200: \{"id":"q3"/);
+    expect(stdout).toMatch(/the API saw: GET \/v1\/reports\/q3, Authorization: Bearer demo-api-token-/);
+    expect(stdout).toMatch(/\/v1\/reports\/%2e%2e\/%2e%2e\/admin\/users → HTTP 403: denied by Mandate: outside the task's scope: GET `\/admin\/users`/);
+    expect(stdout).toMatch(/requests that reached the API: 0/);
+    expect(stdout).toMatch(/role mandate_t_[0-9a-f]+, valid until 20/);
+    expect(stdout).toMatch(/SELECT 2\n\s+\[\{"id":1,"customer":"acme"/);
+    expect(stdout).toMatch(/permission denied for table customers/);
+    expect(stdout).toMatch(/the API call now: HTTP 401/);
+    expect(stdout).toMatch(/the role is gone/);
+    expect(stdout).toMatch(/db\.role\.drop +success/);
     expect(stdout).toMatch(/chain intact \(\d+ events\)/);
     expect(stdout).not.toMatch(/unexpected/);
   });
