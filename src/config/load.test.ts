@@ -37,6 +37,13 @@ describe('loadConfig', () => {
     ['a default TTL above the cap', 'tasks:\n  defaultTtl: 900\n  maxTtl: 600\n', /`tasks.defaultTtl` \(900\) must not exceed `tasks.maxTtl` \(600\)/],
     ['invalid YAML', 'tasks: [\n', /invalid YAML/],
     ['a bad trust domain', 'trustDomain: "Not A Domain"\n', /`trustDomain`/],
+    ['an HTTP API without its base URL', 'upstreams:\n  api: { kind: http }\n', /`upstreams.api.url`: an upstream of kind `http` needs `url`/],
+    ['an HTTP API tool that is not a method', 'upstreams:\n  api: { kind: http, url: "http://x", tools: { fetch: {} } }\n', /must be an HTTP method/],
+    ['an unknown auth scheme', 'upstreams:\n  api: { kind: http, url: "http://x", auth: { type: digest, secret: s } }\n', /`upstreams.api.auth.type`/],
+    ['auth on an MCP upstream', 'upstreams:\n  m: { command: x, auth: { type: bearer, secret: s } }\n', /`auth` is for upstreams of kind `http`/],
+    ['a database without its bound', 'upstreams:\n  db: { kind: postgres, connection: "postgres://a@h/d" }\n', /needs `privileges`/],
+    ['a database privilege that is not one', 'upstreams:\n  db: { kind: postgres, connection: "postgres://a@h/d", privileges: { "public.t": [TRUNCATE] } }\n', /`upstreams.db.privileges/],
+    ['a database object that is not schema.table', 'upstreams:\n  db: { kind: postgres, connection: "postgres://a@h/d", privileges: { "orders": [SELECT] } }\n', /`schema.table` or `schema.\*`/],
   ])('rejects %s with the file and key named', (_n, yaml, message) => {
     expect(() => load(yaml)).toThrow(message);
     try {

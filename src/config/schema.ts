@@ -97,8 +97,12 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 export const DB_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const;
 export type DbPrivilege = (typeof DB_PRIVILEGES)[number];
 /** `schema.table` or `schema.*` (lower-case identifiers, as PostgreSQL folds unquoted names). */
-export const dbObjectPattern = z.string().regex(/^[a-z_][a-z0-9_$]{0,62}\.(\*|[a-z_][a-z0-9_$]{0,62})$/, '`schema.table` or `schema.*` (lower-case identifiers)');
-export const dbPrivilegesSchema = z.record(dbObjectPattern, z.array(z.enum(DB_PRIVILEGES)).min(1).max(4));
+const DB_OBJECT = /^[a-z_][a-z0-9_$]{0,62}\.(\*|[a-z_][a-z0-9_$]{0,62})$/;
+export const dbPrivilegesSchema = z.record(z.string(), z.array(z.enum(DB_PRIVILEGES)).min(1).max(4)).superRefine((r, ctx) => {
+  for (const k of Object.keys(r)) {
+    if (!DB_OBJECT.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: `${JSON.stringify(k)} is not \`schema.table\` or \`schema.*\` (lower-case identifiers)` });
+  }
+});
 
 /** How Mandate authenticates to an HTTP API upstream, with a named secret (never seen by agents). */
 export const httpAuthSchema = z.discriminatedUnion('type', [

@@ -62,11 +62,14 @@ export class TaskDatabases implements TaskProvisioner {
 
   /** The task ended (any way): its roles go, with their sessions. Only the replica that really dropped one records it. */
   async taskEnded(taskId: string, reason: string): Promise<void> {
-    for (const upstream of this.d.upstreams) {
+    // Only the databases the task was granted (most tasks have none: no round trip for them);
+    // a task the store does not know is tried everywhere, and the sweep backs this up.
+    const task = await this.d.store.getTask(taskId);
+    const upstreams = task ? [...this.wanted(task.scope).keys()] : this.d.upstreams;
+    for (const upstream of upstreams) {
       const role = this.d.roles.roleName(upstream, taskId);
       if (await this.d.roles.drop(upstream, taskId)) {
-        const agentId = (await this.d.store.getTask(taskId))?.agentId ?? null;
-        await this.d.audit.record({ type: 'db.role.drop', actor: 'system', agentId, taskId, outcome: 'success', data: { upstream, role, reason } });
+        await this.d.audit.record({ type: 'db.role.drop', actor: 'system', agentId: task?.agentId ?? null, taskId, outcome: 'success', data: { upstream, role, reason } });
       }
     }
   }

@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js
 import { serveAgent, startServe } from '../../helpers/process.js';
 import { createTestAgent, PATIENCE, REPO, requestTask, startTestServer, taskDetails, type TestServer } from '../../helpers/server.js';
 import { ManualClock } from '../../../src/core/clock.js';
+import { MandateAgent } from '../../../src/client/index.js';
 
 let db: TestDatabase;
 let dir: string;
@@ -55,6 +56,7 @@ beforeAll(async () => {
   writeFileSync(
     join(dir, 'policies', 'p.cedar'),
     `permit (principal is Agent, action == Action::"startTask", resource);
+permit (principal is Agent, action == Action::"delegate", resource);
 @id("call.query") permit (principal is Agent, action == Action::"warehouse.query", resource);
 `,
   );
@@ -178,6 +180,26 @@ describe('a database role per task', () => {
     const suspended = await s.api('POST', `/api/v1/agents/${encodeURIComponent(agent.id)}/suspend`, { reason: 'test' });
     expect(suspended.status, JSON.stringify(suspended.body)).toBe(200);
     await until('the role of the suspended agent to be dropped', async () => (await rolesOf(taskId)).length === 0);
+  });
+});
+
+describe('delegation', () => {
+  it('a delegated task gets a role of its own, never with more than its parent\'s (escalation by delegation is refused)', async () => {
+    const sdk = async () => {
+      const a = await createTestAgent(s);
+      return MandateAgent.create({ url: s.url, key: { agentId: a.id, kid: a.kid, alg: 'ES256', privateKey: a.privateKey } });
+    };
+    const [planner, worker] = [await sdk(), await sdk()];
+    const parent = await planner.startTask({ intent: 'orders report', tools: [QUERY_GRANT as never] });
+    await expect(parent.delegate(await worker.delegationTicket(), { tools: [{ name: 'warehouse.query', privileges: { 'public.orders': ['SELECT', 'INSERT'] } }] })).rejects.toThrow(/INSERT on `public.orders` is more than the parent's database role has/);
+    await expect(parent.delegate(await worker.delegationTicket(), { tools: [{ name: 'warehouse.query', privileges: { 'public.customers': ['SELECT'] } }] })).rejects.toThrow(/more than the parent's/);
+    const child = worker.adopt(await parent.delegate(await worker.delegationTicket(), { tools: [QUERY_GRANT as never] }));
+    const [mine] = await rolesOf(parent.id);
+    const [theirs] = await rolesOf(child.id);
+    expect(theirs!.rolname).not.toBe(mine!.rolname);
+    // The parent's end takes the child's task, and with it the child's role.
+    await parent.end();
+    await until('both roles to be dropped', async () => (await rolesOf(parent.id)).length + (await rolesOf(child.id)).length === 0);
   });
 });
 
