@@ -13,6 +13,7 @@ import { CallAuthorizer } from './gateway/authorize.js';
 import { ToolCatalog } from './gateway/catalog.js';
 import { McpGateway } from './gateway/mcp-gateway.js';
 import { HttpApiGateway } from './gateway/http-api.js';
+import { AuthorizationServer } from './oauth/authorization-server.js';
 import { ToolPins } from './gateway/pins.js';
 import { UpstreamManager } from './gateway/upstreams.js';
 import { buildApp } from './http/app.js';
@@ -113,6 +114,8 @@ export interface Mandate {
   secrets: SecretBroker;
   /** The enforcement point for REST APIs (`/http/<upstream>/…`). */
   httpApi: HttpApiGateway;
+  /** The standard MCP authorization flow (authorization code + PKCE, consent page, registration). */
+  authorization: AuthorizationServer;
   /** Per-task database roles (null without upstreams of kind `postgres`). */
   databases: TaskDatabases | null;
   /** On PostgreSQL: the connection that hears other replicas' changes (null on SQLite). */
@@ -247,6 +250,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       // What a crash or restart left behind goes now, and on every sweep.
       await db.sweep().catch((err) => opts.logger?.error({ error: (err as Error).message }, 'sweeping orphaned database roles failed; retried on the next maintenance pass'));
     }
+    const authorization = new AuthorizationServer({ config, store, tasks, credentials, audit, clock, tools, endpoints });
     const httpApi = new HttpApiGateway({ gateway, upstreams: config.upstreams, secrets, bodyLimit: config.server.bodyLimit, callTimeoutMs: config.gateway.callTimeout * 1000, maxResultBytes: config.gateway.maxResultBytes });
     const accessRequests = new AccessRequests({ keys, approvals, clock, endpoint: () => `${endpoints.base}/access/v1/requests`, issuer: () => endpoints.issuer, windowSeconds: Math.min(config.approvals.ttl, 600) });
     const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types, accessRequests });
@@ -341,6 +345,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       secrets,
       httpApi,
       databases,
+      authorization,
       listener,
       policyProblem,
       app: undefined as unknown as FastifyInstance,

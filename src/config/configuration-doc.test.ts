@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { defaults } from './defaults.js';
-import { configSchema, secretSourceSchema, toolConfigSchema, upstreamConfigSchema } from './schema.js';
+import { configSchema, secretSourceSchema, taskTemplateSchema, toolConfigSchema, upstreamConfigSchema } from './schema.js';
 
 const DOC = readFileSync(join(import.meta.dirname, '../../docs/configuration.md'), 'utf8');
 
@@ -35,13 +35,14 @@ const schemaKeys = [
   'upstreams',
   ...keyPaths(upstreamConfigSchema, 'upstreams.<name>.'),
   ...keyPaths(toolConfigSchema, 'upstreams.<name>.tools.<tool>.'),
+  ...keyPaths(taskTemplateSchema, 'taskTemplates.<id>.'),
 ];
 /** Keys that are tables' rows: `| \`key\` | default | meaning |`. */
 const documented = [...DOC.matchAll(/^\| `([^`]+)` \| ([^|]*) \|/gm)].map((m) => ({ key: m[1]!, default: m[2]!.trim() }));
 
 describe('docs/configuration.md', () => {
   it('describes every key the config schema accepts', () => {
-    const missing = schemaKeys.filter((k) => !DOC.includes(`\`${k}\``) && !['server', 'store', 'storage', 'secrets', 'vault', 'tasks', 'credentials', 'identity', 'policies', 'authzen', 'gateway', 'approvals', 'logging', 'upstreams'].includes(k));
+    const missing = schemaKeys.filter((k) => !DOC.includes(`\`${k}\``) && !['server', 'store', 'storage', 'secrets', 'vault', 'tasks', 'credentials', 'identity', 'policies', 'authzen', 'gateway', 'approvals', 'logging', 'upstreams', 'oauth'].includes(k));
     expect(missing).toEqual([]);
   });
 

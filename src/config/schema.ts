@@ -194,6 +194,57 @@ export const upstreamConfigSchema = z
     if (u.kind === 'mcp' && u.methods) problem('methods', '`methods` is for upstreams of kind `http`');
   });
 
+/** A preset task the consent page offers to a person authorizing an MCP client (`taskTemplates.<id>`). */
+export const taskTemplateSchema = z
+  .object({
+    /** What the person reads on the consent page. */
+    title: z.string().min(1).max(200),
+    /** The task's intent (the person may edit it). */
+    intent: z.string().min(1).max(2000),
+    /** Tool grants, exactly as in `authorization_details` (names, constraints, call limits, privileges). */
+    tools: z.array(z.union([z.string().min(1), z.record(z.string(), z.unknown())])).min(1).max(256),
+    /** Resource patterns the task may touch. */
+    resources: z.array(z.string().min(1)).max(256).default([]),
+    /** The longest the person may choose, in seconds (capped by `tasks.maxTtl`). */
+    ttl: z.number().int().min(60).max(86_400 * 30).default(600),
+  })
+  .strict();
+
+export const oauthConfigSchema = z
+  .object({
+    /** Dynamic Client Registration (RFC 7591) at `/oauth/register`. */
+    registration: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Registrations accepted per source address per hour. */
+        perHour: z.number().int().min(1).max(10_000).default(20),
+      })
+      .strict()
+      .prefault({}),
+    /** Client ID Metadata Documents: `https` client ids fetched from their URL. */
+    clientIdMetadataDocuments: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** PEM file of extra CAs to trust when fetching them (private PKI, tests). */
+        caFile: z.string().min(1).optional(),
+        /** Hosts fetched over plain http (tests only; never in production). */
+        allowHttpHosts: z.array(z.string()).default([]),
+        /** Fetch documents from loopback and private addresses (off: anyone could make Mandate fetch internal URLs). */
+        allowPrivateAddresses: z.boolean().default(false),
+        /** Seconds a fetched document is used before it is fetched again. */
+        cacheTtl: z.number().int().min(0).max(86_400).default(300),
+      })
+      .strict()
+      .prefault({}),
+    /** The `environment` of the identity a client gets when it acts for a person (policies see it as `principal.environment`). */
+    clientEnvironment: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a short lower-case name').default('interactive'),
+    /** Seconds an authorization code is valid. */
+    codeTtl: z.number().int().min(10).max(600).default(60),
+    /** Seconds a person stays logged in on the consent page. */
+    sessionTtl: z.number().int().min(60).max(86_400).default(3600),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     trustDomain: z
@@ -303,6 +354,10 @@ export const configSchema = z
       .strict()
       .prefault({}),
     approvals: approvalsConfigSchema.prefault({}),
+    /** The standard MCP authorization flow (authorization code with PKCE) for stock MCP clients. */
+    oauth: oauthConfigSchema.prefault({}),
+    /** Tasks a person may choose on the consent page when an MCP client asks to act for them. */
+    taskTemplates: z.record(name, taskTemplateSchema).default({}),
     logging: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
@@ -329,3 +384,5 @@ export type MandateConfigFile = z.infer<typeof configSchema>;
 export type ToolConfig = z.infer<typeof toolConfigSchema>;
 export type ApprovalsConfig = z.infer<typeof approvalsConfigSchema>;
 export type UpstreamConfig = z.infer<typeof upstreamConfigSchema>;
+export type TaskTemplate = z.infer<typeof taskTemplateSchema>;
+export type OAuthConfig = z.infer<typeof oauthConfigSchema>;

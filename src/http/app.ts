@@ -14,6 +14,7 @@ import { registerAuthzenRoutes } from './routes/authzen.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMcpRoutes } from './routes/mcp.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
+import { registerAuthorizeRoutes } from './routes/authorize.js';
 import { registerPolicyRoutes } from './routes/policies.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerTaskRoutes } from './routes/tasks.js';
@@ -144,6 +145,7 @@ export async function buildApp(m: Mandate): Promise<FastifyInstance> {
 
   registerHealthRoutes(app, m);
   registerOAuthRoutes(app, m);
+  registerAuthorizeRoutes(app, m);
   registerAuthzenRoutes(app, m);
   registerAgentRoutes(app, m);
   registerTaskRoutes(app, m);

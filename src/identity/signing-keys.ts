@@ -1,6 +1,7 @@
 // Mandate's own signing keys (ES256) for task credentials: created on first start in the data
 // directory (0600), published without their private parts at /.well-known/jwks.json.
 
+import { hkdfSync } from 'node:crypto';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { MandateError, q } from '../core/errors.js';
@@ -28,7 +29,17 @@ export class SigningKeys {
     private readonly keys: SigningKey[],
     readonly path: string,
     readonly created: boolean,
+    private readonly seed: Buffer,
   ) {}
+
+  /**
+   * A 32-byte key for one purpose (`consent-session`), derived (HKDF-SHA256) from the newest
+   * signing key: every replica sharing `signing-keys.json` derives the same one, and nothing new
+   * has to be distributed.
+   */
+  derive(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.seed, 'mandate', purpose, 32));
+  }
 
   /** Loads `<dataDir>/signing-keys.json`, creating a key on first start. */
   static async loadOrCreate(dataDir: string, now: number): Promise<SigningKeys> {
@@ -65,7 +76,9 @@ export class SigningKeys {
       const publicKey = (await importJWK(publicJwk, k.alg)) as CryptoKey;
       keys.push({ kid: k.kid, alg: k.alg, privateKey, publicKey, publicJwk });
     }
-    return new SigningKeys(keys, path, created);
+    const newest = parsed.keys[parsed.keys.length - 1]!.privateJwk.d;
+    if (typeof newest !== 'string') throw new MandateError('config_invalid', `signing key file ${q(path)} has no private key`);
+    return new SigningKeys(keys, path, created, Buffer.from(newest, 'base64url'));
   }
 
   /** The key new credentials are signed with (the newest). */

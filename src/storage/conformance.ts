@@ -4,7 +4,18 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError } from './errors.js';
-import { GENESIS_HASH, type Agent, type Approval, type AuditEventInput, type ChainHasher, type Store, type Task } from './types.js';
+import {
+  GENESIS_HASH,
+  type Agent,
+  type Approval,
+  type AuditEventInput,
+  type AuthorizationCode,
+  type ChainHasher,
+  type OAuthClient,
+  type RefreshToken,
+  type Store,
+  type Task,
+} from './types.js';
 
 export type StoreFactory = () => Promise<Store> | Store;
 
@@ -77,6 +88,41 @@ function approval(id: string, over: Partial<Approval> = {}): Approval {
 
 function ev(id: string, over: Partial<AuditEventInput> = {}): AuditEventInput {
   return { id, ts: 1, type: 'test', actor: 'system', agentId: null, taskId: null, decision: null, outcome: null, data: { n: id }, ...over };
+}
+
+function oauthClient(id: string, over: Partial<OAuthClient> = {}): OAuthClient {
+  return {
+    id,
+    kind: 'dcr',
+    name: `client ${id}`,
+    redirectUris: ['http://127.0.0.1:33418/callback'],
+    metadata: { client_name: `client ${id}`, token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] },
+    createdAt: 1000,
+    createdBy: 'ip:203.0.113.7',
+    revokedAt: null,
+    fetchedAt: null,
+    ...over,
+  };
+}
+
+function authCode(codeHash: string, over: Partial<AuthorizationCode> = {}): AuthorizationCode {
+  return {
+    codeHash,
+    clientId: 'cl_1',
+    redirectUri: 'http://127.0.0.1:33418/callback',
+    codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    resource: 'https://mandate.example/mcp',
+    taskId: 'task_1',
+    userId: 'usr_1',
+    jkt: null,
+    expiresAt: 2000,
+    usedAt: null,
+    ...over,
+  };
+}
+
+function refreshToken(tokenHash: string, over: Partial<RefreshToken> = {}): RefreshToken {
+  return { tokenHash, family: 'fam_1', taskId: 'task_1', clientId: 'cl_1', jkt: null, createdAt: 1000, expiresAt: 5000, usedAt: null, ...over };
 }
 
 export function runStorageConformance(name: string, factory: StoreFactory): void {
@@ -307,6 +353,120 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
         expect(await store.getMcpSession('s2')).toBeNull();
         await store.deleteMcpSession('s1');
         expect(await store.getMcpSession('s1')).toBeNull();
+      });
+    });
+
+    describe('OAuth authorization-code flow', () => {
+      it('round-trips a client; a replacement keeps when, by whom and whether it was revoked', async () => {
+        const cimd = oauthClient('https://app.example/client.json', { kind: 'cimd', createdBy: null, fetchedAt: 1000, metadata: { client_name: 'App', z: 1, a: 2 } });
+        await store.putOAuthClient(cimd);
+        expect(await store.getOAuthClient(cimd.id)).toEqual(cimd);
+        expect(await store.getOAuthClient('https://app.example/other.json')).toBeNull();
+        // The document re-fetched later: new metadata and fetch time, same registration time.
+        const refetched = { ...cimd, name: 'App 2', redirectUris: ['https://app.example/cb'], metadata: { client_name: 'App 2' }, createdAt: 9000, fetchedAt: 9000 };
+        await store.putOAuthClient(refetched);
+        expect(await store.getOAuthClient(cimd.id)).toEqual({ ...refetched, createdAt: 1000 });
+        // A revoked client stays revoked when its document is fetched again (it must not come back by itself).
+        expect(await store.revokeOAuthClient(cimd.id, 9500)).toBe(true);
+        await store.putOAuthClient({ ...refetched, fetchedAt: 9900 });
+        expect(await store.getOAuthClient(cimd.id)).toMatchObject({ revokedAt: 9500, fetchedAt: 9900, createdAt: 1000 });
+      });
+
+      it('lists clients newest first, by kind, without revoked ones unless asked', async () => {
+        await store.putOAuthClient(oauthClient('cl_a', { createdAt: 1 }));
+        await store.putOAuthClient(oauthClient('https://b.example/c.json', { kind: 'cimd', createdBy: null, createdAt: 2 }));
+        await store.putOAuthClient(oauthClient('cl_c', { createdAt: 3 }));
+        await store.putOAuthClient(oauthClient('cl_d', { createdAt: 3 }));
+        await store.revokeOAuthClient('cl_c', 10);
+        expect((await store.listOAuthClients()).map((c) => c.id)).toEqual(['cl_d', 'https://b.example/c.json', 'cl_a']);
+        expect((await store.listOAuthClients({ includeRevoked: true })).map((c) => c.id)).toEqual(['cl_d', 'cl_c', 'https://b.example/c.json', 'cl_a']);
+        expect((await store.listOAuthClients({ kind: 'dcr' })).map((c) => c.id)).toEqual(['cl_d', 'cl_a']);
+        expect((await store.listOAuthClients({ kind: 'cimd' })).map((c) => c.id)).toEqual(['https://b.example/c.json']);
+        expect((await store.listOAuthClients({ includeRevoked: true, limit: 2 })).map((c) => c.id)).toEqual(['cl_d', 'cl_c']);
+      });
+
+      it('revokes a client once, keeping the first time, and says so for an unknown one', async () => {
+        await store.putOAuthClient(oauthClient('cl_r'));
+        expect(await store.revokeOAuthClient('cl_r', 50)).toBe(true);
+        expect(await store.revokeOAuthClient('cl_r', 60)).toBe(true);
+        expect((await store.getOAuthClient('cl_r'))!.revokedAt).toBe(50);
+        expect(await store.revokeOAuthClient('cl_none', 50)).toBe(false);
+      });
+
+      it('counts the clients one caller registered since a time', async () => {
+        await store.putOAuthClient(oauthClient('cl_1', { createdAt: 100 }));
+        await store.putOAuthClient(oauthClient('cl_2', { createdAt: 200 }));
+        await store.putOAuthClient(oauthClient('cl_3', { createdAt: 300 }));
+        await store.putOAuthClient(oauthClient('cl_4', { createdAt: 300, createdBy: 'ip:198.51.100.1' }));
+        await store.putOAuthClient(oauthClient('https://x.example/c.json', { kind: 'cimd', createdAt: 300, createdBy: null }));
+        expect(await store.countOAuthClientsSince('ip:203.0.113.7', 200)).toBe(2);
+        expect(await store.countOAuthClientsSince('ip:203.0.113.7', 0)).toBe(3);
+        expect(await store.countOAuthClientsSince('ip:198.51.100.1', 0)).toBe(1);
+        expect(await store.countOAuthClientsSince('ip:192.0.2.1', 0)).toBe(0);
+      });
+
+      it('gives a code once; a second exchange is told it was used (OAuth 2.1 §4.1.3)', async () => {
+        const c = authCode('ch_1', { jkt: 'jkt-thumbprint' });
+        await store.putAuthorizationCode(c);
+        await expect(store.putAuthorizationCode(c)).rejects.toBeInstanceOf(ConflictError);
+        expect(await store.consumeAuthorizationCode('ch_1', 1500)).toEqual({ ...c, usedAt: 1500 });
+        expect(await store.consumeAuthorizationCode('ch_1', 1600)).toMatchObject({ reused: { codeHash: 'ch_1' } });
+        // A replay after the code expired is still a replay: what was issued from it must go.
+        expect(await store.consumeAuthorizationCode('ch_1', 2500)).toMatchObject({ reused: { codeHash: 'ch_1' } });
+      });
+
+      it('gives nothing for an expired or unknown code', async () => {
+        await store.putAuthorizationCode(authCode('ch_exp', { expiresAt: 2000 }));
+        expect(await store.consumeAuthorizationCode('ch_exp', 2000)).toBeNull();
+        expect(await store.consumeAuthorizationCode('ch_exp', 1999)).toMatchObject({ codeHash: 'ch_exp', usedAt: 1999 });
+        expect(await store.consumeAuthorizationCode('ch_unknown', 1000)).toBeNull();
+      });
+
+      it('gives a code to exactly one of two concurrent exchanges', async () => {
+        await store.putAuthorizationCode(authCode('ch_race'));
+        const both = await Promise.all([store.consumeAuthorizationCode('ch_race', 1500), store.consumeAuthorizationCode('ch_race', 1500)]);
+        expect(both.filter((r) => r !== null && !('reused' in r))).toHaveLength(1);
+        expect(both.filter((r) => r !== null && 'reused' in r)).toHaveLength(1);
+      });
+
+      it('uses a refresh token once; a replay of a rotated token is told apart', async () => {
+        const t = refreshToken('rt_1', { jkt: 'jkt-thumbprint' });
+        await store.putRefreshToken(t);
+        await expect(store.putRefreshToken(t)).rejects.toBeInstanceOf(ConflictError);
+        expect(await store.useRefreshToken('rt_1', 2000)).toEqual({ ...t, usedAt: 2000 });
+        expect(await store.useRefreshToken('rt_1', 2100)).toMatchObject({ reused: { tokenHash: 'rt_1' } });
+        await store.putRefreshToken(refreshToken('rt_exp', { expiresAt: 3000 }));
+        expect(await store.useRefreshToken('rt_exp', 3000)).toBeNull();
+        expect(await store.useRefreshToken('rt_unknown', 1000)).toBeNull();
+        // Two refreshes with one token at once: one rotates it, the other is a replay.
+        await store.putRefreshToken(refreshToken('rt_race'));
+        const both = await Promise.all([store.useRefreshToken('rt_race', 2000), store.useRefreshToken('rt_race', 2000)]);
+        expect(both.filter((r) => r !== null && !('reused' in r))).toHaveLength(1);
+        expect(both.filter((r) => r !== null && 'reused' in r)).toHaveLength(1);
+      });
+
+      it('revokes the unused tokens of a family after a replay', async () => {
+        await store.putRefreshToken(refreshToken('rt_a', { usedAt: 1100 }));
+        await store.putRefreshToken(refreshToken('rt_b'));
+        await store.putRefreshToken(refreshToken('rt_c'));
+        await store.putRefreshToken(refreshToken('rt_other', { family: 'fam_2' }));
+        expect(await store.revokeRefreshFamily('fam_1', 1500)).toBe(2);
+        expect(await store.revokeRefreshFamily('fam_1', 1600)).toBe(0);
+        expect(await store.useRefreshToken('rt_b', 1700)).toMatchObject({ reused: { tokenHash: 'rt_b' } });
+        expect(await store.useRefreshToken('rt_other', 1700)).toMatchObject({ tokenHash: 'rt_other', usedAt: 1700 });
+      });
+
+      it('prunes codes and refresh tokens expired before a time, used or not', async () => {
+        await store.putAuthorizationCode(authCode('ch_old', { expiresAt: 100 }));
+        await store.putAuthorizationCode(authCode('ch_used', { expiresAt: 200, usedAt: 150 }));
+        await store.putAuthorizationCode(authCode('ch_new', { expiresAt: 1000 }));
+        await store.putRefreshToken(refreshToken('rt_old', { expiresAt: 100 }));
+        await store.putRefreshToken(refreshToken('rt_edge', { expiresAt: 500 }));
+        expect(await store.pruneOAuth(500)).toBe(3);
+        expect(await store.consumeAuthorizationCode('ch_used', 300)).toBeNull();
+        expect(await store.consumeAuthorizationCode('ch_new', 300)).toMatchObject({ codeHash: 'ch_new' });
+        expect(await store.useRefreshToken('rt_edge', 400)).toMatchObject({ tokenHash: 'rt_edge' });
+        expect(await store.pruneOAuth(500)).toBe(0);
       });
     });
 

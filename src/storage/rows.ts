@@ -1,6 +1,23 @@
 // Rows as both stores read them back (same columns, JSON kept as text) into records.
 
-import type { Agent, AgentStatus, ApiToken, Approval, ApprovalKind, ApprovalStatus, AuditEvent, PolicyVersion, Task, TaskStatus, ToolPin, User, UserStatus } from './types.js';
+import type {
+  Agent,
+  AgentStatus,
+  ApiToken,
+  Approval,
+  ApprovalKind,
+  ApprovalStatus,
+  AuditEvent,
+  AuthorizationCode,
+  OAuthClient,
+  PolicyVersion,
+  RefreshToken,
+  Task,
+  TaskStatus,
+  ToolPin,
+  User,
+  UserStatus,
+} from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -115,4 +132,40 @@ export const policyFromRow = (r: Row): PolicyVersion => ({
   createdAt: r.created_at as number,
   source: r.source as string,
   files: JSON.parse(r.files as string),
+});
+
+export const oauthClientFromRow = (r: Row): OAuthClient => ({
+  id: r.id as string,
+  kind: r.kind as OAuthClient['kind'],
+  name: r.name as string,
+  redirectUris: JSON.parse(r.redirect_uris as string),
+  metadata: JSON.parse(r.metadata as string),
+  createdAt: r.created_at as number,
+  createdBy: (r.created_by as string | null) ?? null,
+  revokedAt: (r.revoked_at as number | null) ?? null,
+  fetchedAt: (r.fetched_at as number | null) ?? null,
+});
+
+export const authorizationCodeFromRow = (r: Row): AuthorizationCode => ({
+  codeHash: r.code_hash as string,
+  clientId: r.client_id as string,
+  redirectUri: r.redirect_uri as string,
+  codeChallenge: r.code_challenge as string,
+  resource: r.resource as string,
+  taskId: r.task_id as string,
+  userId: r.user_id as string,
+  jkt: (r.jkt as string | null) ?? null,
+  expiresAt: r.expires_at as number,
+  usedAt: (r.used_at as number | null) ?? null,
+});
+
+export const refreshTokenFromRow = (r: Row): RefreshToken => ({
+  tokenHash: r.token_hash as string,
+  family: r.family as string,
+  taskId: r.task_id as string,
+  clientId: r.client_id as string,
+  jkt: (r.jkt as string | null) ?? null,
+  createdAt: r.created_at as number,
+  expiresAt: r.expires_at as number,
+  usedAt: (r.used_at as number | null) ?? null,
 });

@@ -215,6 +215,88 @@ export interface McpSessionStore {
   pruneMcpSessions(before: number): Promise<number>;
 }
 
+/** A client registered for the authorization-code flow: by Dynamic Client Registration (RFC 7591) or a Client ID Metadata Document (its https URL is the id). */
+export interface OAuthClient {
+  id: string;
+  kind: 'dcr' | 'cimd';
+  name: string;
+  redirectUris: string[];
+  /** The registered (or fetched) metadata, validated. */
+  metadata: Record<string, unknown>;
+  createdAt: number;
+  /** Who registered it (`ip:<address>` for DCR; null for CIMD). */
+  createdBy: string | null;
+  revokedAt: number | null;
+  /** CIMD: when the document was last fetched. */
+  fetchedAt: number | null;
+}
+
+/** A one-time authorization code (stored by its SHA-256, never in clear). */
+export interface AuthorizationCode {
+  codeHash: string;
+  clientId: string;
+  redirectUri: string;
+  /** PKCE S256 challenge. */
+  codeChallenge: string;
+  /** RFC 8707 resource the token will be for. */
+  resource: string;
+  taskId: string;
+  userId: string;
+  /** DPoP key thumbprint the code is bound to (RFC 9449 §10, `dpop_jkt`), if any. */
+  jkt: string | null;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+/** A refresh token (by its SHA-256): single use, rotated; one family per grant. */
+export interface RefreshToken {
+  tokenHash: string;
+  family: string;
+  taskId: string;
+  clientId: string;
+  jkt: string | null;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+/** The authorization-code flow (MCP authorization): clients, one-time codes, rotated refresh tokens. */
+export interface OAuthStore {
+  /**
+   * Inserts a client, or replaces one with the same id (a re-fetched CIMD document); keeps
+   * createdAt and createdBy of an existing row, and its revocation (a re-fetch never un-revokes).
+   */
+  putOAuthClient(c: OAuthClient): Promise<void>;
+  getOAuthClient(id: string): Promise<OAuthClient | null>;
+  /** Newest first; revoked clients only with `includeRevoked`. */
+  listOAuthClients(q?: { kind?: 'dcr' | 'cimd'; includeRevoked?: boolean; limit?: number }): Promise<OAuthClient[]>;
+  /** Marks it revoked (idempotent: keeps the first time). Returns false if unknown. */
+  revokeOAuthClient(id: string, at: number): Promise<boolean>;
+  /** How many clients `createdBy` registered since `since` (for rate limiting registration). */
+  countOAuthClientsSince(createdBy: string, since: number): Promise<number>;
+  /** Throws ConflictError for a hash already stored. */
+  putAuthorizationCode(c: AuthorizationCode): Promise<void>;
+  /**
+   * Uses a code, atomically (two concurrent exchanges on two replicas: exactly one wins): returns it
+   * if it was unused and unexpired at `now` (now marked used); `{ reused }` (the record) if it had been used before
+   * (the caller must revoke what was issued from it, OAuth 2.1 §4.1.3; also after its expiry,
+   * until it is pruned); null if unknown or expired.
+   */
+  consumeAuthorizationCode(codeHash: string, now: number): Promise<AuthorizationCode | { reused: AuthorizationCode } | null>;
+  /** Throws ConflictError for a hash already stored. */
+  putRefreshToken(t: RefreshToken): Promise<void>;
+  /**
+   * Uses a refresh token, atomically: returns it if it was unused and unexpired (now marked used);
+   * `{ reused }` (the record) if it had been used already (replay of a rotated token: the caller revokes the family
+   * and its task; also after its expiry, until it is pruned); null if unknown or expired.
+   */
+  useRefreshToken(tokenHash: string, now: number): Promise<RefreshToken | { reused: RefreshToken } | null>;
+  /** Marks every unused token of a family used (after a replay). Returns how many. */
+  revokeRefreshFamily(family: string, now: number): Promise<number>;
+  /** Deletes codes and refresh tokens expired before `before`. Returns how many rows went. */
+  pruneOAuth(before: number): Promise<number>;
+}
+
 export type UserStatus = 'active' | 'disabled';
 
 /** A person who approves (and may use the CLI): authenticated by a personal token, stored hashed. */
@@ -387,7 +469,8 @@ export interface Store
     ToolPinStore,
     UserStore,
     ApprovalStore,
-    McpSessionStore {
+    McpSessionStore,
+    OAuthStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Why the store must not be used to decide anything (corrupted, deleted or replaced under us), or null. */
   readonly trust: { untrusted: string | null };

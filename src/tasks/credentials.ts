@@ -42,6 +42,11 @@ export interface ActClaim {
 
 export interface IssueOptions {
   jkt?: string | undefined;
+  /**
+   * The person an OAuth client acts for (`user:<email>`): the credential's `sub` is that person
+   * and `act.sub` the client's identity (RFC 8693 §4.1), so every use shows both.
+   */
+  actingFor?: string | undefined;
 }
 
 /** The agent that holds a credential (whatever party it acts for). */
@@ -86,7 +91,7 @@ export class CredentialService {
     const exp = Math.floor(task.expiresAt / 1000);
     const header: JWTHeaderParameters = { alg: key.alg, kid: key.kid, typ: 'at+jwt' };
     // The chain belongs to the task: every credential of a delegated task carries all of it.
-    const { sub, act } = delegationClaims(task.chain, agent.id);
+    const { sub, act } = o.actingFor && !(task.chain && task.chain.length > 1) ? { sub: o.actingFor, act: { sub: agent.id, task_id: task.id } as ActClaim } : delegationClaims(task.chain, agent.id);
     const token = await new SignJWT({
       client_id: agent.id,
       task_id: task.id,
@@ -94,7 +99,7 @@ export class CredentialService {
       authorization_details: [scopeToDetails(task.intent, task.scope, exp - iat)],
       ...(task.breakGlass ? { break_glass: true } : {}),
       ...(o.jkt ? { cnf: { jkt: o.jkt } } : {}),
-      ...(act ? { act, root_task_id: task.chain![task.chain!.length - 1]!.task } : {}),
+      ...(act ? { act, ...(task.chain && task.chain.length > 1 ? { root_task_id: task.chain[task.chain.length - 1]!.task } : {}) } : {}),
     })
       .setProtectedHeader(header)
       .setIssuer(this.issuer)

@@ -9,6 +9,7 @@ import { holderOf } from '../../tasks/credentials.js';
 import type { Mandate } from '../../mandate.js';
 import type { Agent } from '../../storage/types.js';
 import { requireCaller } from '../auth.js';
+import { MANDATE_SCOPE, OAuthFlowError } from '../../oauth/authorization-server.js';
 
 function form(req: FastifyRequest): Record<string, string> {
   const ct = req.headers['content-type'] ?? '';
@@ -157,10 +158,23 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
   app.post('/oauth/token', async (req, reply) => {
     noStore(reply);
     const params = form(req);
-    if (!params.grant_type) throw new MandateError('invalid_request', '`grant_type` is required (client_credentials)');
+    if (!params.grant_type) throw new MandateError('invalid_request', '`grant_type` is required (client_credentials, authorization_code, refresh_token or token exchange)');
     if (params.grant_type === TOKEN_EXCHANGE) return delegate(req, reply, params);
+    // The standard MCP flow (stock clients): a code from the consent page, then refresh tokens.
+    if (params.grant_type === 'authorization_code' || params.grant_type === 'refresh_token') {
+      const jkt = await tokenEndpointProof(req, reply);
+      try {
+        return params.grant_type === 'authorization_code' ? await m.authorization.exchangeCode(params, jkt) : await m.authorization.refresh(params, jkt);
+      } catch (err) {
+        if (err instanceof OAuthFlowError) {
+          await m.audit.record({ type: 'oauth.token', actor: params.client_id ?? 'anonymous', outcome: 'denied', data: { grant: params.grant_type, reason: err.message, ip: ip(req) } });
+          return reply.status(err.status === 401 ? 401 : 400).send({ error: err.oauthError, error_description: err.message });
+        }
+        throw err;
+      }
+    }
     if (params.grant_type !== 'client_credentials') {
-      throw new MandateError('unsupported_grant_type', `grant type ${q(params.grant_type)} is not supported: use client_credentials with a client assertion`);
+      throw new MandateError('unsupported_grant_type', `grant type ${q(params.grant_type)} is not supported: agents use client_credentials with a client assertion; MCP clients authorization_code (then refresh_token)`);
     }
     // DPoP (RFC 9449): a proof with the request binds the credential to its key.
     const jkt = await tokenEndpointProof(req, reply);
@@ -256,18 +270,26 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
 
   app.get('/.well-known/oauth-authorization-server', async () => ({
     issuer: m.endpoints.issuer,
+    authorization_endpoint: `${m.endpoints.base}/authorize`,
     token_endpoint: m.endpoints.token,
+    ...(m.config.oauth.registration.enabled ? { registration_endpoint: `${m.endpoints.base}/oauth/register` } : {}),
+    client_id_metadata_document_supported: m.config.oauth.clientIdMetadataDocuments.enabled,
+    scopes_supported: [MANDATE_SCOPE],
+    code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
     introspection_endpoint: `${m.endpoints.base}/oauth/introspect`,
     revocation_endpoint: `${m.endpoints.base}/oauth/revoke`,
     jwks_uri: `${m.endpoints.base}/.well-known/jwks.json`,
-    grant_types_supported: ['client_credentials', TOKEN_EXCHANGE],
+    grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token', TOKEN_EXCHANGE],
     dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'],
-    token_endpoint_auth_methods_supported: ['private_key_jwt'],
+    // private_key_jwt for agents; `none` for public MCP clients (PKCE).
+    token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
     token_endpoint_auth_signing_alg_values_supported: m.config.identity.algorithms,
     revocation_endpoint_auth_methods_supported: ['private_key_jwt'],
     introspection_endpoint_auth_methods_supported: ['bearer'],
     authorization_details_types_supported: ['mandate_task'],
-    response_types_supported: [],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
   }));
 
   app.get('/.well-known/jwks.json', async () => m.keys.jwks());
@@ -277,6 +299,7 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
     resource: m.endpoints.mcp,
     authorization_servers: [m.endpoints.issuer],
     bearer_methods_supported: ['header'],
+    scopes_supported: [MANDATE_SCOPE],
     resource_name: 'Mandate MCP gateway',
     authorization_details_types_supported: ['mandate_task'],
   }));

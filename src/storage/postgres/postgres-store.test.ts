@@ -1,6 +1,7 @@
 // The PostgreSQL store on the machine's PostgreSQL: the shared conformance suite (a fresh schema
 // per case), then what only a shared database has to get right — several replicas (separate
-// pools) racing for the same budget, replay key, approval and audit head, and migrating once.
+// pools) racing for the same budget, replay key, approval, authorization code and audit head, and
+// migrating once.
 
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -168,6 +169,31 @@ describe('postgres store: several replicas on one database', () => {
     expect(final!.decisions).toHaveLength(2);
     const used = await Promise.all([a!.consumeApproval('apr_1', 'h', 3), b!.consumeApproval('apr_1', 'h', 3)]);
     expect(used.filter(Boolean)).toHaveLength(1);
+    await Promise.all([a!.close(), b!.close()]);
+  });
+
+  it('gives an authorization code and a refresh token to one replica only', async () => {
+    const [a, b] = await replicas('oauth', 2);
+    const code = {
+      codeHash: 'ch_shared', clientId: 'cl_1', redirectUri: 'http://127.0.0.1:1/cb', codeChallenge: 'c', resource: 'https://m.example/mcp',
+      taskId: 't', userId: 'u', jkt: null, expiresAt: 1_800_000_000_000, usedAt: null,
+    };
+    await a!.putAuthorizationCode(code);
+    const exchanges = await Promise.all([
+      ...Array.from({ length: 10 }, () => a!.consumeAuthorizationCode('ch_shared', 1_700_000_000_000)),
+      ...Array.from({ length: 10 }, () => b!.consumeAuthorizationCode('ch_shared', 1_700_000_000_000)),
+    ]);
+    expect(exchanges.filter((r) => r !== null && !('reused' in r))).toEqual([{ ...code, usedAt: 1_700_000_000_000 }]);
+    // Every loser is told it lost to a use (a replay), never that the code is unknown.
+    expect(exchanges.filter((r) => r !== null && 'reused' in r)).toHaveLength(19);
+
+    await b!.putRefreshToken({ tokenHash: 'rt_shared', family: 'f', taskId: 't', clientId: 'cl_1', jkt: null, createdAt: 1, expiresAt: 1_800_000_000_000, usedAt: null });
+    const refreshes = await Promise.all([
+      ...Array.from({ length: 10 }, () => a!.useRefreshToken('rt_shared', 1_700_000_000_000)),
+      ...Array.from({ length: 10 }, () => b!.useRefreshToken('rt_shared', 1_700_000_000_000)),
+    ]);
+    expect(refreshes.filter((r) => r !== null && !('reused' in r))).toHaveLength(1);
+    expect(refreshes.filter((r) => r !== null && 'reused' in r)).toHaveLength(19);
     await Promise.all([a!.close(), b!.close()]);
   });
 

@@ -9,7 +9,20 @@ import pg from 'pg';
 import { MandateError, q } from '../../core/errors.js';
 import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors.js';
 import { GENESIS_HASH } from '../types.js';
-import { agentFromRow, approvalFromRow, auditFromRow, pinFromRow, policyFromRow, taskFromRow, tokenFromRow, userFromRow, type Row } from '../rows.js';
+import {
+  agentFromRow,
+  approvalFromRow,
+  auditFromRow,
+  authorizationCodeFromRow,
+  oauthClientFromRow,
+  pinFromRow,
+  policyFromRow,
+  refreshTokenFromRow,
+  taskFromRow,
+  tokenFromRow,
+  userFromRow,
+  type Row,
+} from '../rows.js';
 import type {
   Agent,
   AgentPatch,
@@ -24,11 +37,14 @@ import type {
   AuditEvent,
   AuditEventInput,
   AuditQuery,
+  AuthorizationCode,
   CallCharge,
   CallConsumption,
   ChainHasher,
   McpSessionRecord,
+  OAuthClient,
   PolicyVersion,
+  RefreshToken,
   Revocation,
   Store,
   Task,
@@ -1016,6 +1032,103 @@ export class PostgresStore implements Store {
   async pruneMcpSessions(before: number): Promise<number> {
     const r = await this.exec(`DELETE FROM mcp_sessions WHERE created_at < $1 OR task_id IN (SELECT id FROM tasks WHERE status NOT IN ('active', 'pending_approval'))`, [before]);
     return r.rowCount ?? 0;
+  }
+
+  // ---- OAuth authorization-code flow
+  async putOAuthClient(c: OAuthClient): Promise<void> {
+    // A replacement (a re-fetched CIMD document) keeps when and by whom the client was first
+    // registered, and never lifts a revocation.
+    await this.exec(
+      `INSERT INTO oauth_clients (id, kind, name, redirect_uris, metadata, created_at, created_by, revoked_at, fetched_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, redirect_uris = excluded.redirect_uris, metadata = excluded.metadata,
+         revoked_at = COALESCE(oauth_clients.revoked_at, excluded.revoked_at), fetched_at = excluded.fetched_at`,
+      [c.id, c.kind, c.name, JSON.stringify(c.redirectUris), JSON.stringify(c.metadata), c.createdAt, c.createdBy, c.revokedAt, c.fetchedAt],
+    );
+  }
+
+  async getOAuthClient(id: string): Promise<OAuthClient | null> {
+    const [r] = await this.read('SELECT * FROM oauth_clients WHERE id = $1', [id]);
+    return r ? oauthClientFromRow(r) : null;
+  }
+
+  async listOAuthClients(filter: { kind?: 'dcr' | 'cimd'; includeRevoked?: boolean; limit?: number } = {}): Promise<OAuthClient[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.kind) where.push(`kind = $${args.push(filter.kind)}`);
+    if (!filter.includeRevoked) where.push('revoked_at IS NULL');
+    const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 10_000);
+    const sql = `SELECT * FROM oauth_clients ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id ${C} DESC LIMIT $${args.push(limit)}`;
+    return (await this.read(sql, args)).map(oauthClientFromRow);
+  }
+
+  async revokeOAuthClient(id: string, at: number): Promise<boolean> {
+    const { rowCount } = await this.exec('UPDATE oauth_clients SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2', [at, id]);
+    return rowCount === 1;
+  }
+
+  async countOAuthClientsSince(createdBy: string, since: number): Promise<number> {
+    const [r] = await this.read('SELECT count(*) AS n FROM oauth_clients WHERE created_by = $1 AND created_at >= $2', [createdBy, since]);
+    return (r?.n as number | undefined) ?? 0;
+  }
+
+  async putAuthorizationCode(c: AuthorizationCode): Promise<void> {
+    try {
+      await this.exec(
+        `INSERT INTO oauth_codes (code_hash, client_id, redirect_uri, code_challenge, resource, task_id, user_id, jkt, expires_at, used_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [c.codeHash, c.clientId, c.redirectUri, c.codeChallenge, c.resource, c.taskId, c.userId, c.jkt, c.expiresAt, c.usedAt],
+      );
+    } catch (err) {
+      this.fail(err, 'authorization code');
+    }
+  }
+
+  async consumeAuthorizationCode(codeHash: string, now: number): Promise<AuthorizationCode | { reused: AuthorizationCode } | null> {
+    // One conditional UPDATE takes the code: of two replicas exchanging it at once, the second
+    // waits for the first's row lock, then finds used_at set and takes nothing. Only a loser reads
+    // the row again (after the winner committed), to tell a replay from an unknown or expired code.
+    const { rows } = await this.exec('UPDATE oauth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING *', [now, codeHash]);
+    if (rows[0]) return authorizationCodeFromRow(rows[0]);
+    const [prior] = await this.read('SELECT * FROM oauth_codes WHERE code_hash = $1', [codeHash]);
+    return prior && prior.used_at !== null ? { reused: authorizationCodeFromRow(prior) } : null;
+  }
+
+  async putRefreshToken(t: RefreshToken): Promise<void> {
+    try {
+      await this.exec(
+        'INSERT INTO oauth_refresh_tokens (token_hash, family, task_id, client_id, jkt, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+        [t.tokenHash, t.family, t.taskId, t.clientId, t.jkt, t.createdAt, t.expiresAt, t.usedAt],
+      );
+    } catch (err) {
+      this.fail(err, 'refresh token');
+    }
+  }
+
+  async useRefreshToken(tokenHash: string, now: number): Promise<RefreshToken | { reused: RefreshToken } | null> {
+    const { rows } = await this.exec(
+      'UPDATE oauth_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING *',
+      [now, tokenHash],
+    );
+    if (rows[0]) return refreshTokenFromRow(rows[0]);
+    const [prior] = await this.read('SELECT * FROM oauth_refresh_tokens WHERE token_hash = $1', [tokenHash]);
+    return prior && prior.used_at !== null ? { reused: refreshTokenFromRow(prior) } : null;
+  }
+
+  async revokeRefreshFamily(family: string, now: number): Promise<number> {
+    return (await this.exec('UPDATE oauth_refresh_tokens SET used_at = $1 WHERE family = $2 AND used_at IS NULL', [now, family])).rowCount ?? 0;
+  }
+
+  async pruneOAuth(before: number): Promise<number> {
+    // One statement: both deletes commit together.
+    const [r] = (
+      await this.exec(
+        `WITH codes AS (DELETE FROM oauth_codes WHERE expires_at < $1 RETURNING 1), tokens AS (DELETE FROM oauth_refresh_tokens WHERE expires_at < $1 RETURNING 1)
+         SELECT (SELECT count(*) FROM codes) + (SELECT count(*) FROM tokens) AS n`,
+        [before],
+      )
+    ).rows;
+    return (r?.n as number | undefined) ?? 0;
   }
 
   async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {

@@ -8,7 +8,20 @@ import { q } from '../../core/errors.js';
 import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors.js';
 import { GENESIS_HASH } from '../types.js';
 import { openSqlite, type SqliteDatabase, type SqliteStatement } from './driver.js';
-import { agentFromRow, approvalFromRow, auditFromRow, pinFromRow, policyFromRow, taskFromRow, tokenFromRow, userFromRow, type Row } from '../rows.js';
+import {
+  agentFromRow,
+  approvalFromRow,
+  auditFromRow,
+  authorizationCodeFromRow,
+  oauthClientFromRow,
+  pinFromRow,
+  policyFromRow,
+  refreshTokenFromRow,
+  taskFromRow,
+  tokenFromRow,
+  userFromRow,
+  type Row,
+} from '../rows.js';
 import type {
   Agent,
   AgentPatch,
@@ -23,11 +36,14 @@ import type {
   AuditEvent,
   AuditEventInput,
   AuditQuery,
+  AuthorizationCode,
   CallCharge,
   CallConsumption,
   ChainHasher,
   McpSessionRecord,
+  OAuthClient,
   PolicyVersion,
+  RefreshToken,
   Revocation,
   Store,
   Task,
@@ -715,6 +731,94 @@ export class SqliteStore implements Store {
     return this.db
       .prepare(`DELETE FROM mcp_sessions WHERE created_at < ? OR task_id IN (SELECT id FROM tasks WHERE status NOT IN ('active', 'pending_approval'))`)
       .run(before).changes;
+  }
+
+  // ---- OAuth authorization-code flow
+  async putOAuthClient(c: OAuthClient): Promise<void> {
+    // A replacement (a re-fetched CIMD document) keeps when and by whom the client was first
+    // registered, and never lifts a revocation.
+    this.db
+      .prepare(
+        `INSERT INTO oauth_clients (id, kind, name, redirect_uris, metadata, created_at, created_by, revoked_at, fetched_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, redirect_uris = excluded.redirect_uris, metadata = excluded.metadata,
+           revoked_at = COALESCE(oauth_clients.revoked_at, excluded.revoked_at), fetched_at = excluded.fetched_at`,
+      )
+      .run(c.id, c.kind, c.name, JSON.stringify(c.redirectUris), JSON.stringify(c.metadata), c.createdAt, c.createdBy, c.revokedAt, c.fetchedAt);
+  }
+
+  async getOAuthClient(id: string): Promise<OAuthClient | null> {
+    const r = this.db.prepare('SELECT * FROM oauth_clients WHERE id = ?').get(id) as Row | undefined;
+    return r ? oauthClientFromRow(r) : null;
+  }
+
+  async listOAuthClients(filter: { kind?: 'dcr' | 'cimd'; includeRevoked?: boolean; limit?: number } = {}): Promise<OAuthClient[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.kind) (where.push('kind = ?'), args.push(filter.kind));
+    if (!filter.includeRevoked) where.push('revoked_at IS NULL');
+    const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 10_000);
+    const sql = `SELECT * FROM oauth_clients ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, limit) as Row[]).map(oauthClientFromRow);
+  }
+
+  async revokeOAuthClient(id: string, at: number): Promise<boolean> {
+    return this.db.prepare('UPDATE oauth_clients SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?').run(at, id).changes === 1;
+  }
+
+  async countOAuthClientsSince(createdBy: string, since: number): Promise<number> {
+    return (this.db.prepare('SELECT count(*) AS n FROM oauth_clients WHERE created_by = ? AND created_at >= ?').get(createdBy, since) as { n: number }).n;
+  }
+
+  async putAuthorizationCode(c: AuthorizationCode): Promise<void> {
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO oauth_codes (code_hash, client_id, redirect_uri, code_challenge, resource, task_id, user_id, jkt, expires_at, used_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(c.codeHash, c.clientId, c.redirectUri, c.codeChallenge, c.resource, c.taskId, c.userId, c.jkt, c.expiresAt, c.usedAt);
+    } catch (err) {
+      translate(err, 'authorization code');
+    }
+  }
+
+  async consumeAuthorizationCode(codeHash: string, now: number): Promise<AuthorizationCode | { reused: AuthorizationCode } | null> {
+    // One conditional UPDATE takes the code, so two exchanges (two processes on one file) cannot
+    // both win; only a loser reads the row again, to tell a replay from an unknown or expired code.
+    const r = this.db.prepare('UPDATE oauth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING *').get(now, codeHash, now) as Row | undefined;
+    if (r) return authorizationCodeFromRow(r);
+    const prior = this.db.prepare('SELECT * FROM oauth_codes WHERE code_hash = ?').get(codeHash) as Row | undefined;
+    return prior && prior.used_at != null ? { reused: authorizationCodeFromRow(prior) } : null;
+  }
+
+  async putRefreshToken(t: RefreshToken): Promise<void> {
+    try {
+      this.db
+        .prepare('INSERT INTO oauth_refresh_tokens (token_hash, family, task_id, client_id, jkt, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(t.tokenHash, t.family, t.taskId, t.clientId, t.jkt, t.createdAt, t.expiresAt, t.usedAt);
+    } catch (err) {
+      translate(err, 'refresh token');
+    }
+  }
+
+  async useRefreshToken(tokenHash: string, now: number): Promise<RefreshToken | { reused: RefreshToken } | null> {
+    const r = this.db.prepare('UPDATE oauth_refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING *').get(now, tokenHash, now) as Row | undefined;
+    if (r) return refreshTokenFromRow(r);
+    const prior = this.db.prepare('SELECT * FROM oauth_refresh_tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return prior && prior.used_at != null ? { reused: refreshTokenFromRow(prior) } : null;
+  }
+
+  async revokeRefreshFamily(family: string, now: number): Promise<number> {
+    return this.db.prepare('UPDATE oauth_refresh_tokens SET used_at = ? WHERE family = ? AND used_at IS NULL').run(now, family).changes;
+  }
+
+  async pruneOAuth(before: number): Promise<number> {
+    return this.db.transaction(
+      () =>
+        this.db.prepare('DELETE FROM oauth_codes WHERE expires_at < ?').run(before).changes +
+        this.db.prepare('DELETE FROM oauth_refresh_tokens WHERE expires_at < ?').run(before).changes,
+    )();
   }
 
   async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {
