@@ -364,6 +364,8 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         if (++sweeps % 30 === 0) {
           // Session records that no task can use any more (ended, or older than any task may live).
           await store.pruneMcpSessions(now - (config.tasks.maxTtl + 60) * 1000);
+          // Codes and refresh tokens past their life (a replayed one is recognised until then).
+          await store.pruneOAuth(now - 24 * 3600_000);
           await store.checkpoint();
           const free = await store.freeBytes();
           if (free !== null && free < config.storage.lowDiskMb * 1024 * 1024) {
