@@ -180,6 +180,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       const refs = [...(u.auth ? [u.auth.secret] : []), ...(u.connection ? secretRefsOf(u.connection) : [])];
       for (const ref of refs) if (!secrets.has(ref)) throw new MandateError('config_invalid', `upstream ${q(name)} uses the secret ${q(ref)}, which is not declared under \`secrets\` in mandate.yaml`);
     }
+    if (config.auth.oidc && !secrets.has(config.auth.oidc.secret)) throw new MandateError('config_invalid', `auth.oidc.secret names the secret ${q(config.auth.oidc.secret)}, which is not declared under \`secrets\` in mandate.yaml`);
     upstreams.secrets = (n) => secrets.get(n);
     started = upstreams;
     if (opts.connectUpstreams !== false) await upstreams.start(opts.upstreamStartWaitMs);

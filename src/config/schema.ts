@@ -245,6 +245,24 @@ export const oauthConfigSchema = z
   })
   .strict();
 
+/** People sign in on the consent page through their company's OpenID Connect provider. */
+export const oidcLoginSchema = z
+  .object({
+    /** The provider's issuer URL (its `/.well-known/openid-configuration` is read). */
+    issuer: z.url({ protocol: /^https?$/ }),
+    clientId: z.string().min(1),
+    /** The named secret holding the client secret (`client_secret_basic`). */
+    secret: z.string().min(1),
+    /** What the button says (`Sign in with <name>`). */
+    name: z.string().min(1).max(60).default('your company account'),
+    scopes: z.string().default('openid email profile'),
+    /** The ID token claim matched to a Mandate user's email. */
+    emailClaim: z.string().default('email'),
+    /** Refuse an email the provider does not say is verified (`email_verified`). */
+    requireVerifiedEmail: z.boolean().default(true),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     trustDomain: z
@@ -356,6 +374,8 @@ export const configSchema = z
     approvals: approvalsConfigSchema.prefault({}),
     /** The standard MCP authorization flow (authorization code with PKCE) for stock MCP clients. */
     oauth: oauthConfigSchema.prefault({}),
+    /** How people sign in on the consent page besides their personal token. */
+    auth: z.object({ oidc: oidcLoginSchema.optional() }).strict().prefault({}),
     /** Tasks a person may choose on the consent page when an MCP client asks to act for them. */
     taskTemplates: z.record(name, taskTemplateSchema).default({}),
     logging: z

@@ -57,11 +57,14 @@ function clientBox(c: ClientView): string {
 <span class="muted">client id <code>${esc(c.id)}</code> (${c.kind === 'cimd' ? 'its metadata document' : 'registered dynamically'})${c.clientUri ? `, <a href="${esc(c.clientUri)}" rel="noreferrer noopener">${esc(c.clientUri)}</a>` : ''}; the answer goes to <code>${esc(where)}</code>.</span></div>`;
 }
 
-export function loginPage(o: { client: ClientView; params: AuthorizeParams; loginToken: string; error?: string | undefined }): string {
+export function loginPage(o: { client: ClientView; params: AuthorizeParams; loginToken: string; error?: string | undefined; oidc?: string | undefined }): string {
+  const sso = o.oidc
+    ? `<form method="post" action="/authorize/oidc">${hidden(o.params)}<input type="hidden" name="login_token" value="${esc(o.loginToken)}"><button class="primary" type="submit">Sign in with ${esc(o.oidc)}</button></form><p class="muted">or with your personal token:</p>`
+    : '';
   return layout(
     'Sign in',
     `<h1>Sign in to Mandate</h1>${clientBox(o.client)}
-${o.error ? `<p class="error">${esc(o.error)}</p>` : ''}
+${o.error ? `<p class="error">${esc(o.error)}</p>` : ''}${sso}
 <form method="post" action="/authorize/login">${hidden(o.params)}<input type="hidden" name="login_token" value="${esc(o.loginToken)}">
 <h2>Your personal token</h2><p class="muted">The token an administrator gave you (<code>mandate user create</code>). It is checked once and not kept in the browser.</p>
 <input type="password" name="user_token" autocomplete="off" required>

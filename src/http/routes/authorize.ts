@@ -11,6 +11,7 @@ import { AuthorizationServer, OAuthFlowError, type AuthorizationRequest } from '
 import { MAX_METADATA_BYTES } from '../../oauth/client-metadata.js';
 import { CONSENT_CSS, consentPage, errorPage, loginPage } from '../../oauth/consent-page.js';
 import { ConsentSessions } from '../../oauth/consent-session.js';
+import { OidcLogin } from '../../oauth/oidc-login.js';
 import { requireAdmin } from '../auth.js';
 import { parseWith } from './validate.js';
 
@@ -27,8 +28,8 @@ function strings(v: unknown): Params {
 }
 
 /** The Content-Security-Policy of a page whose forms may end at `redirectUri` (a form's redirect is checked against form-action). */
-function csp(redirectUri?: string): string {
-  let target = '';
+function csp(redirectUri?: string, also = ''): string {
+  let target = also ? ` ${also}` : '';
   if (redirectUri) {
     try {
       const u = new URL(redirectUri);
@@ -42,14 +43,17 @@ function csp(redirectUri?: string): string {
 
 export function registerAuthorizeRoutes(app: FastifyInstance, m: Mandate): void {
   const as = m.authorization;
+  const secure = () => m.endpoints.base.startsWith('https:');
   const sessions = new ConsentSessions(m.keys.derive('consent-session'), m.config.oauth.sessionTtl * 1000, m.endpoints.base.startsWith('https:'));
+  const oidcCfg = m.config.auth.oidc;
+  const oidc = oidcCfg ? new OidcLogin(oidcCfg, () => m.secrets.get(oidcCfg.secret), m.keys.derive('oidc-login'), () => `${m.endpoints.base}/authorize/oidc/callback`, secure(), () => m.clock.now()) : null;
 
-  const page = (reply: FastifyReply, status: number, html: string, redirectUri?: string) =>
+  const page = (reply: FastifyReply, status: number, html: string, redirectUri?: string, also?: string) =>
     reply
       .status(status)
       .header('content-type', 'text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .header('content-security-policy', csp(redirectUri))
+      .header('content-security-policy', csp(redirectUri, also))
       .header('x-frame-options', 'DENY')
       .header('referrer-policy', 'no-referrer')
       .header('x-content-type-options', 'nosniff')
@@ -100,7 +104,7 @@ export function registerAuthorizeRoutes(app: FastifyInstance, m: Mandate): void 
     if (!who) {
       const { nonce, setCookie } = sessions.loginNonce(r.headers);
       if (setCookie) reply.header('set-cookie', setCookie);
-      return page(reply, 200, loginPage({ client: as.view(req), params: req.params, loginToken: sessions.loginToken(nonce) }));
+      return page(reply, 200, loginPage({ client: as.view(req), params: req.params, loginToken: sessions.loginToken(nonce), oidc: oidc?.name }), undefined, oidc?.origin);
     }
     return page(reply, 200, consentPage({ client: as.view(req), user: `${who.user.name} <${who.user.email}>`, params: req.params, csrf: sessions.csrf(who.session), templates: as.templates() }), req.redirectUri);
   });
@@ -111,16 +115,55 @@ export function registerAuthorizeRoutes(app: FastifyInstance, m: Mandate): void 
     if (!req) return reply;
     const { nonce } = sessions.loginNonce(r.headers);
     if (!sessions.checkLogin(r.headers, form.login_token)) {
-      return page(reply, 403, loginPage({ client: as.view(req), params: req.params, loginToken: sessions.loginToken(nonce), error: 'This sign-in form expired or did not come from this page: sign in again.' }));
+      return page(reply, 403, loginPage({ client: as.view(req), params: req.params, loginToken: sessions.loginToken(nonce), oidc: oidc?.name, error: 'This sign-in form expired or did not come from this page: sign in again.' }), undefined, oidc?.origin);
     }
     const caller = form.user_token ? await m.apiTokens.authenticate(form.user_token) : null;
     if (!caller?.user || caller.user.status !== 'active') {
       await m.audit.record({ type: 'auth.failure', actor: 'anonymous', outcome: 'failure', data: { method: 'consent-login', reason: caller ? 'not a personal user token' : 'unknown token', ip: r.ip } });
-      return page(reply, 401, loginPage({ client: as.view(req), params: req.params, loginToken: sessions.loginToken(nonce), error: caller ? 'That is not a personal token: sign in with the token made for you by `mandate user create`.' : 'That token is not valid (or was revoked).' }));
+      return page(reply, 401, loginPage({ client: as.view(req), params: req.params, loginToken: sessions.loginToken(nonce), oidc: oidc?.name, error: caller ? 'That is not a personal token: sign in with the token made for you by `mandate user create`.' : 'That token is not valid (or was revoked).' }));
     }
     await m.audit.record({ type: 'auth.success', actor: `user:${caller.user.email}`, outcome: 'success', data: { method: 'consent-login', ip: r.ip } });
     reply.header('set-cookie', sessions.open(caller.user.id, m.clock.now()));
     return reply.header('cache-control', 'no-store').redirect(`/authorize?${new URLSearchParams(req.params as Record<string, string>).toString()}`, 303);
+  });
+
+  // Company sign-in (auth.oidc): to the provider and back, then the same session as a token sign-in.
+  app.post('/authorize/oidc', async (r, reply) => {
+    if (!oidc) return page(reply, 404, errorPage('Not available', 'Company sign-in is not configured here (auth.oidc): sign in with your personal token.'));
+    const form = strings(r.body);
+    const req = await begin(reply, form);
+    if (!req) return reply;
+    if (!sessions.checkLogin(r.headers, form.login_token)) return page(reply, 403, errorPage('Request refused', 'This sign-in form expired or did not come from this page: go back and sign in again.'));
+    try {
+      const { location, setCookie } = await oidc.start(req.params);
+      reply.header('set-cookie', setCookie);
+      return reply.header('cache-control', 'no-store').redirect(location, 303);
+    } catch (err) {
+      if (err instanceof MandateError) return page(reply, 502, errorPage('Company sign-in unavailable', err.message));
+      throw err;
+    }
+  });
+
+  app.get('/authorize/oidc/callback', async (r, reply) => {
+    if (!oidc) return page(reply, 404, errorPage('Not available', 'Company sign-in is not configured here (auth.oidc).'));
+    let got: { email: string; params: Record<string, string> };
+    try {
+      got = await oidc.finish(r.headers, strings(r.query));
+    } catch (err) {
+      if (!(err instanceof MandateError)) throw err;
+      await m.audit.record({ type: 'auth.failure', actor: 'anonymous', outcome: 'failure', data: { method: 'oidc', reason: err.message, ip: r.ip } });
+      reply.header('set-cookie', oidc.clearCookie());
+      return page(reply, err.status >= 500 ? 502 : 403, errorPage('Sign-in failed', err.message));
+    }
+    const user = await m.store.getUser(got.email);
+    if (!user || user.status !== 'active') {
+      await m.audit.record({ type: 'auth.failure', actor: `oidc:${got.email}`, outcome: 'failure', data: { method: 'oidc', reason: user ? `user ${user.status}` : 'no Mandate user with this email', ip: r.ip } });
+      reply.header('set-cookie', oidc.clearCookie());
+      return page(reply, 403, errorPage('Not a Mandate user', `${got.email} signed in at ${oidc.name}, but no active Mandate user has that email: an administrator adds you with \`mandate user create\`.`));
+    }
+    await m.audit.record({ type: 'auth.success', actor: `user:${user.email}`, outcome: 'success', data: { method: 'oidc', ip: r.ip } });
+    reply.header('set-cookie', [sessions.open(user.id, m.clock.now()), oidc.clearCookie()]);
+    return reply.header('cache-control', 'no-store').redirect(`/authorize?${new URLSearchParams(got.params).toString()}`, 303);
   });
 
   app.post('/authorize/decision', async (r, reply) => {
