@@ -228,6 +228,50 @@ describe('/oauth/token for codes', () => {
   });
 });
 
+describe('refresh tokens', () => {
+  it('die with their task: once the client ends the task, refresh is refused', async () => {
+    const { code, verifier } = await getCode(await client());
+    const t = (await (await token({ grant_type: 'authorization_code', code, code_verifier: verifier, client_id: await client(), redirect_uri: REDIRECT })).json()) as { access_token: string; refresh_token: string };
+    const end = await fetch(`${s.url}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${t.access_token}` }, body: new URLSearchParams({ token: t.access_token }) });
+    expect(end.status).toBe(200);
+    const r = await token({ grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: await client() });
+    expect(r.status).toBe(400);
+    expect(await r.json()).toMatchObject({ error: 'invalid_grant', error_description: expect.stringMatching(/task .* has completed|authorize again/) });
+  });
+
+  it('bound to a DPoP key when the client used one: a stolen refresh token without the key is refused', async () => {
+    const { createDpopProof } = await import('../../../src/client/dpop.js');
+    const { generateDpopKey } = await import('../../../src/client/index.js');
+    const key = await generateDpopKey();
+    const other = await generateDpopKey();
+    const { code, verifier } = await getCode(await client());
+    const proof = (k: typeof key) => createDpopProof(k, 'POST', `${s.url}/oauth/token`);
+    const ok = await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await proof(key) }, body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, client_id: await client(), redirect_uri: REDIRECT }) });
+    const t = (await ok.json()) as { token_type: string; refresh_token: string };
+    expect(t.token_type).toBe('DPoP');
+    const refresh = (dpop?: string) => fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(dpop ? { dpop } : {}) }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: shared! }) });
+    const without = await refresh();
+    expect(without.status).toBe(400);
+    expect(((await without.json()) as { error_description: string }).error_description).toMatch(/bound to a DPoP key/);
+  });
+
+  it('a stolen DPoP-bound refresh token tried with the thief\'s key is refused, and the theft ends the task (the real holder must authorize again)', async () => {
+    const { createDpopProof } = await import('../../../src/client/dpop.js');
+    const { generateDpopKey } = await import('../../../src/client/index.js');
+    const key = await generateDpopKey();
+    const thief = await generateDpopKey();
+    const { code, verifier } = await getCode(await client());
+    const body = (b: Record<string, string>) => new URLSearchParams(b);
+    const ok = await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await createDpopProof(key, 'POST', `${s.url}/oauth/token`) }, body: body({ grant_type: 'authorization_code', code, code_verifier: verifier, client_id: await client(), redirect_uri: REDIRECT }) });
+    const t = (await ok.json()) as { refresh_token: string };
+    const stolen = await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await createDpopProof(thief, 'POST', `${s.url}/oauth/token`) }, body: body({ grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: await client() }) });
+    expect(stolen.status).toBe(400);
+    const legit = await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await createDpopProof(key, 'POST', `${s.url}/oauth/token`) }, body: body({ grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: await client() }) });
+    // The thief's attempt used the token up: a rotated token is never honoured twice, and its task ended.
+    expect(legit.status).toBe(400);
+  });
+});
+
 describe('client registration', () => {
   it('bad metadata is refused with the RFC 7591 error naming the field', async () => {
     const r = await register({ client_name: 'x', redirect_uris: ['http://evil.example/cb'] });
