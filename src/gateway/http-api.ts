@@ -22,6 +22,7 @@ import { holderOf } from '../tasks/credentials.js';
 import { SCOPE_POLICY_ID, type HttpContext } from './authorize.js';
 import { canonicalHttpPath, canonicalQuery, HttpPathError } from './http-path.js';
 import { UpstreamAuth, type SecretSource } from './http-auth.js';
+import { readBody } from './read-body.js';
 import type { McpGateway, TaskState } from './mcp-gateway.js';
 
 /** A JSON body up to this size is parsed, checked (constraints, schema, Cedar `context.args`) and re-serialised; a larger one is passed as bytes. */
@@ -376,41 +377,6 @@ function fail(res: ServerResponse, status: number, error: string, description: s
 
 function drain(req: IncomingMessage): void {
   req.resume();
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer } | { problem: string; status: number }> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) {
-    req.resume();
-    return Promise.resolve({ problem: `request body too large: ${declared} bytes, the limit is ${limit} (server.bodyLimit)`, status: 413 });
-  }
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    let done = false;
-    req.on('data', (c: Buffer) => {
-      if (done) return;
-      n += c.length;
-      if (n > limit) {
-        done = true;
-        resolve({ problem: `request body too large: the limit is ${limit} bytes (server.bodyLimit)`, status: 413 });
-        req.resume();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      resolve({ body: Buffer.concat(chunks) });
-    });
-    req.on('error', () => {
-      if (!done) {
-        done = true;
-        resolve({ problem: 'the request body could not be read', status: 400 });
-      }
-    });
-  });
 }
 
 /** The whole answer, or null when it is over `limit` bytes (reading stops there). */

@@ -26,6 +26,7 @@ import { DpopError, type DpopVerifier } from '../identity/dpop.js';
 import type { BackgroundFaults } from '../core/faults.js';
 import { Slots } from '../core/slots.js';
 import { AgentSession } from './agent-session.js';
+import { readBody } from './read-body.js';
 import { AgentHttpTransport } from './http-transport.js';
 import type { CallAuthorizer } from './authorize.js';
 import type { ToolCatalog } from './catalog.js';
@@ -544,48 +545,19 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 type BodyRead = { body: unknown } | { problem: string; status: number; code: number };
 
 /** Reads a JSON request body up to `limit` bytes; problems come back as JSON-RPC errors. */
-function readJsonBody(req: IncomingMessage, limit: number): Promise<BodyRead> {
+async function readJsonBody(req: IncomingMessage, limit: number): Promise<BodyRead> {
   const type = (req.headers['content-type'] ?? '').toLowerCase();
   if (!type.startsWith('application/json')) {
     req.resume();
-    return Promise.resolve({ problem: `unsupported content type ${q(type || '(none)')}: MCP messages are application/json`, status: 415, code: -32600 });
+    return { problem: `unsupported content type ${q(type || '(none)')}: MCP messages are application/json`, status: 415, code: -32600 };
   }
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) {
-    req.resume();
-    return Promise.resolve({ problem: `request body too large: ${declared} bytes, the limit is ${limit} (server.bodyLimit)`, status: 413, code: -32600 });
+  const read = await readBody(req, limit);
+  if ('problem' in read) return { problem: read.problem, status: read.status, code: read.status === 413 ? -32600 : -32700 };
+  const text = read.body.toString('utf8');
+  if (!text.trim()) return { problem: 'parse error: the request body is empty', status: 400, code: -32700 };
+  try {
+    return { body: JSON.parse(text) };
+  } catch (err) {
+    return { problem: `parse error: ${(err as Error).message}`, status: 400, code: -32700 };
   }
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    let done = false;
-    req.on('data', (c: Buffer) => {
-      if (done) return;
-      n += c.length;
-      if (n > limit) {
-        done = true;
-        resolve({ problem: `request body too large: the limit is ${limit} bytes (server.bodyLimit)`, status: 413, code: -32600 });
-        req.resume();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (!text.trim()) return resolve({ problem: 'parse error: the request body is empty', status: 400, code: -32700 });
-      try {
-        resolve({ body: JSON.parse(text) });
-      } catch (err) {
-        resolve({ problem: `parse error: ${(err as Error).message}`, status: 400, code: -32700 });
-      }
-    });
-    req.on('error', () => {
-      if (!done) {
-        done = true;
-        resolve({ problem: 'the request body could not be read', status: 400, code: -32700 });
-      }
-    });
-  });
 }
