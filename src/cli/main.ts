@@ -10,6 +10,7 @@ import { registerPolicyCommands } from './commands/policy.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerTaskCommands } from './commands/task.js';
 import { registerTokenCommands } from './commands/token.js';
+import { registerClientCommands } from './commands/client.js';
 import { registerToolCommands } from './commands/tools.js';
 import { registerUpstreamCommands } from './commands/upstream.js';
 
@@ -30,6 +31,7 @@ registerTaskCommands(program);
 registerAuditCommands(program);
 registerPolicyCommands(program);
 registerTokenCommands(program);
+registerClientCommands(program);
 registerToolCommands(program);
 registerUpstreamCommands(program);
 registerApprovalCommands(program);

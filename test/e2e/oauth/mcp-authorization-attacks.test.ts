@@ -296,6 +296,19 @@ describe('client registration', () => {
     expect((await token({ grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: id })).status).toBe(401);
     expect((await fetch(authorizeUrl({ response_type: 'code', client_id: id, redirect_uri: REDIRECT, code_challenge: pkce().challenge, code_challenge_method: 'S256' }), { redirect: 'manual' })).status).toBe(400);
   });
+
+  it('`mandate client list --json` and `client revoke` do the same from the CLI, a CIMD URL id included', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(REPO, 'dist/cli/main.js'), '--data-dir', s.dataDir, '--url', s.url, ...args], { env: { ...process.env, MANDATE_TOKEN: s.adminToken } });
+    const id = `${cimd.url}/clients/cli.json`;
+    cimd.setRoute('/clients/cli.json', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_id: id, client_name: 'CLI test', redirect_uris: [REDIRECT] }) });
+    await getCode(id);
+    const listed = JSON.parse((await cli('client', 'list', '--json')).stdout) as Array<{ id: string; kind: string }>;
+    expect(listed.find((c) => c.id === id)).toMatchObject({ kind: 'cimd' });
+    expect((await cli('client', 'revoke', id)).stdout).toMatch(/revoked client .*cli\.json; 1 task\(s\) ended/);
+    expect((await fetch(authorizeUrl({ response_type: 'code', client_id: id, redirect_uri: REDIRECT, code_challenge: pkce().challenge, code_challenge_method: 'S256' }), { redirect: 'manual' })).status).toBe(400);
+  });
 });
 
 describe('client id metadata documents', () => {
