@@ -15,6 +15,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerMcpRoutes } from './routes/mcp.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
 import { registerAuthorizeRoutes } from './routes/authorize.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerPolicyRoutes } from './routes/policies.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerTaskRoutes } from './routes/tasks.js';
@@ -146,6 +147,7 @@ export async function buildApp(m: Mandate): Promise<FastifyInstance> {
   registerHealthRoutes(app, m);
   registerOAuthRoutes(app, m);
   registerAuthorizeRoutes(app, m);
+  registerConsoleRoutes(app, m);
   registerAuthzenRoutes(app, m);
   registerAgentRoutes(app, m);
   registerTaskRoutes(app, m);

@@ -18,11 +18,19 @@ export interface ConsentSession {
   exp: number;
 }
 
+export interface SessionCookie {
+  /** Cookie name (default `mandate_consent`). */
+  name: string;
+  path: string;
+  sameSite: 'Lax' | 'Strict';
+}
+
 export class ConsentSessions {
   constructor(
     private readonly key: Buffer,
     private readonly ttlMs: number,
     private readonly secure: boolean,
+    private readonly cookieOpts: SessionCookie = { name: SESSION_COOKIE, path: '/authorize', sameSite: 'Lax' },
   ) {}
 
   private mac(text: string): string {
@@ -36,22 +44,28 @@ export class ConsentSessions {
   }
 
   private cookie(name: string, value: string, maxAgeS: number): string {
-    return `${name}=${value}; Path=/authorize; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${this.secure ? '; Secure' : ''}`;
+    return `${name}=${value}; Path=${this.cookieOpts.path}; HttpOnly; SameSite=${this.cookieOpts.sameSite}; Max-Age=${maxAgeS}${this.secure ? '; Secure' : ''}`;
   }
 
   /** A new session for `user`: the Set-Cookie value. */
   open(user: string, now: number): string {
     const body = Buffer.from(JSON.stringify({ user, sid: randomBytes(16).toString('base64url'), exp: now + this.ttlMs } satisfies ConsentSession)).toString('base64url');
-    return this.cookie(SESSION_COOKIE, `${body}.${this.mac(`session|${body}`)}`, Math.floor(this.ttlMs / 1000));
+    return this.cookie(this.cookieOpts.name, `${body}.${this.mac(`session|${body}`)}`, Math.floor(this.ttlMs / 1000));
+  }
+
+  /** The same session for another `ttl` from now (an idle timeout: every use extends it). */
+  extend(s: ConsentSession, now: number): string {
+    const body = Buffer.from(JSON.stringify({ ...s, exp: now + this.ttlMs })).toString('base64url');
+    return this.cookie(this.cookieOpts.name, `${body}.${this.mac(`session|${body}`)}`, Math.floor(this.ttlMs / 1000));
   }
 
   clear(): string {
-    return this.cookie(SESSION_COOKIE, '', 0);
+    return this.cookie(this.cookieOpts.name, '', 0);
   }
 
   /** The session the request carries, if it is genuine and current. */
   read(headers: IncomingHttpHeaders, now: number): ConsentSession | null {
-    const raw = cookies(headers)[SESSION_COOKIE];
+    const raw = cookies(headers)[this.cookieOpts.name];
     if (!raw) return null;
     const [body, sig] = raw.split('.');
     if (!body || !sig || !ConsentSessions.equal(sig, this.mac(`session|${body}`))) return null;
@@ -72,12 +86,16 @@ export class ConsentSessions {
     return typeof token === 'string' && ConsentSessions.equal(token, this.csrf(session));
   }
 
+  private get loginCookie(): string {
+    return this.cookieOpts.name === SESSION_COOKIE ? LOGIN_COOKIE : `${this.cookieOpts.name}_login`;
+  }
+
   /** Before login: a nonce cookie and the form token bound to it (login CSRF). */
   loginNonce(headers: IncomingHttpHeaders): { nonce: string; setCookie: string | null } {
-    const have = cookies(headers)[LOGIN_COOKIE];
+    const have = cookies(headers)[this.loginCookie];
     if (have && /^[A-Za-z0-9_-]{22}$/.test(have)) return { nonce: have, setCookie: null };
     const nonce = randomBytes(16).toString('base64url');
-    return { nonce, setCookie: this.cookie(LOGIN_COOKIE, nonce, 3600) };
+    return { nonce, setCookie: this.cookie(this.loginCookie, nonce, 3600) };
   }
 
   loginToken(nonce: string): string {
@@ -85,7 +103,7 @@ export class ConsentSessions {
   }
 
   checkLogin(headers: IncomingHttpHeaders, token: unknown): boolean {
-    const nonce = cookies(headers)[LOGIN_COOKIE];
+    const nonce = cookies(headers)[this.loginCookie];
     return typeof token === 'string' && typeof nonce === 'string' && ConsentSessions.equal(token, this.loginToken(nonce));
   }
 }
