@@ -187,13 +187,16 @@ try {
   await task2.end();
   show(`the API call now: HTTP ${(await reports('/v1/reports/q3')).status}`);
   if (pgAdmin) {
+    // The role goes first, then its `db.role.drop` audit record: wait for the record.
     let left = 1;
-    for (let i = 0; i < 100 && left; i++) {
+    let recorded = false;
+    for (let i = 0; i < 200 && (left || !recorded); i++) {
       left = (await pgAdmin.query("SELECT 1 FROM pg_roles WHERE shobj_description(oid, 'pg_authid') LIKE $1", [`%${task2.id}%`])).rowCount;
-      if (left) await new Promise((r) => setTimeout(r, 50));
+      recorded = (await m.store.listAudit({ taskId: task2.id, limit: 100 })).some((e) => e.type === 'db.role.drop');
+      if (left || !recorded) await new Promise((r) => setTimeout(r, 50));
     }
-    show(left ? 'unexpected: the role is still there' : 'the role is gone');
-    if (left) process.exitCode = 1;
+    show(left ? 'unexpected: the role is still there' : `the role is gone${recorded ? '' : ' (but its audit record is missing)'}`);
+    if (left || !recorded) process.exitCode = 1;
   }
 
   step('The audit log recorded every step, hash-chained:');

@@ -159,7 +159,8 @@ describe('a database role per task', () => {
     expect((await held.query('SELECT count(*)::int AS n FROM orders')).rows[0].n).toBe(2);
     const revoke = await s.api('POST', `/api/v1/tasks/${taskId}/revoke`, { reason: 'done' });
     expect(revoke.status).toBe(200);
-    await until('the role to be dropped', async () => (await rolesOf(taskId)).length === 0);
+    // The role goes first, then its audit record.
+    await until('the role to be dropped and recorded', async () => (await rolesOf(taskId)).length === 0 && (await s.m.store.listAudit({ taskId, limit: 100 })).some((e) => e.type === 'db.role.drop'));
     await expect(held.query('SELECT 1')).rejects.toThrow();
     await held.end().catch(() => undefined);
     const events = await s.m.store.listAudit({ taskId, limit: 100 });
