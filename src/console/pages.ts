@@ -2,7 +2,7 @@
 // build, nothing fetched from elsewhere, works offline), every value escaped, one stylesheet. The
 // approvals inbox is the page approvers live in; the agents page has the kill switch.
 
-import type { Agent, Approval } from '../storage/types.js';
+import type { Agent, Approval, AuditEvent, Task } from '../storage/types.js';
 import { esc } from '../oauth/consent-page.js';
 
 export const CONSOLE_CSS = `
@@ -30,7 +30,7 @@ button.primary{background:#1f4fd1;color:#fff;border-color:#1f4fd1}button.danger{
 
 function layout(title: string, user: string | null, csrf: string | null, body: string): string {
   const nav = user
-    ? `<header><strong>Mandate</strong><nav aria-label="console"><a href="/">Approvals</a> · <a href="/console/agents">Agents</a></nav><span class="who">${esc(user)}</span><form method="post" action="/console/logout"><input type="hidden" name="csrf" value="${esc(csrf)}"><button type="submit">Sign out</button></form></header>`
+    ? `<header><strong>Mandate</strong><nav aria-label="console"><a href="/">Approvals</a> · <a href="/console/agents">Agents</a> · <a href="/console/tasks">Tasks</a> · <a href="/console/audit">Audit</a></nav><span class="who">${esc(user)}</span><form method="post" action="/console/logout"><input type="hidden" name="csrf" value="${esc(csrf)}"><button type="submit">Sign out</button></form></header>`
     : '<header><strong>Mandate</strong></header>';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><title>${esc(title)} — Mandate</title><link rel="stylesheet" href="/console/style.css"></head><body>${nav}<main>${body}</main></body></html>`;
 }
@@ -94,6 +94,60 @@ export function agentsPage(o: { user: string; csrf: string; agents: Array<{ agen
     o.csrf,
     `<h1>Agents</h1>${o.flash ? `<p class="${o.flash.ok ? 'ok' : 'error'}" role="status">${esc(o.flash.text)}</p>` : ''}
 <table><thead><tr><th>agent</th><th>owner</th><th>purpose</th><th>environment</th><th>status</th><th>review by</th><th>kill switch</th></tr></thead><tbody>${rows}</tbody></table>`,
+  );
+}
+
+export interface TaskRow {
+  task: Task;
+  depth: number;
+  calls: Record<string, number>;
+  canEnd: boolean;
+}
+
+export function tasksPage(o: { user: string; csrf: string; tasks: TaskRow[]; flash?: { ok: boolean; text: string } | undefined }): string {
+  const rows = o.tasks
+    .map(({ task: t, depth, calls, canEnd }) => {
+      const grants = t.scope.tools.map((g) => `<code>${esc(g.name)}</code> ${calls[g.name] ?? 0}${g.max_calls !== undefined ? `/${g.max_calls}` : ''}`).join('<br>');
+      const end = canEnd
+        ? `<form method="post" action="/console/tasks/revoke"><input type="hidden" name="csrf" value="${esc(o.csrf)}"><input type="hidden" name="task" value="${esc(t.id)}"><label><input type="checkbox" name="confirm" value="yes" required> confirm: end it and every task delegated from it</label><button class="danger" type="submit">Revoke</button></form>`
+        : '';
+      return `<tr><td>${depth ? `${'↳ '.repeat(depth)}` : ''}<strong>${esc(t.id)}</strong><br><span class="muted">${esc(t.intent)}</span></td><td>${esc(t.agentId)}</td><td>${grants}</td><td>${t.labels.map((l) => `<span class="tag">${esc(l)}</span>`).join(' ')}</td><td>${esc(when(t.expiresAt))}</td><td>${end}</td></tr>`;
+    })
+    .join('');
+  return layout(
+    'Tasks',
+    o.user,
+    o.csrf,
+    `<h1>Live tasks</h1>${o.flash ? `<p class="${o.flash.ok ? 'ok' : 'error'}" role="status">${esc(o.flash.text)}</p>` : ''}
+<p class="muted">Delegated tasks are listed under the task they came from (↳). Calls: used/limit per grant. Labels: what the task has read (taint).</p>
+<table><thead><tr><th>task</th><th>agent</th><th>grants and calls</th><th>labels</th><th>expires</th><th>end</th></tr></thead><tbody>${rows || '<tr><td colspan="6">No live tasks.</td></tr>'}</tbody></table>`,
+  );
+}
+
+export function auditPage(o: { user: string; csrf: string; events: AuditEvent[]; filter: Record<string, string>; head: { seq: number; hash: string } | null; verify: { ok: boolean; checked: number; head: { seq: number; hash: string } | null; broken?: { seq: number; reason: string } | undefined } | null }): string {
+  const f = (k: string, label: string) => `<label for="f-${k}">${label}</label><input type="text" id="f-${k}" name="${k}" value="${esc(o.filter[k] ?? '')}">`;
+  const rows = o.events
+    .map((e) => {
+      const d = e.data as Record<string, unknown>;
+      const what = [d.tool, (d.http as { path?: unknown } | undefined)?.path, d.role].filter(Boolean).join(' ');
+      const why = Array.isArray(d.reasons) ? String(d.reasons[0] ?? '') : typeof d.reason === 'string' ? d.reason : '';
+      return `<tr><td>${e.seq}</td><td>${esc(when(e.ts))}</td><td><code>${esc(e.type)}</code></td><td>${esc(e.actor)}</td><td>${esc(e.decision ?? '')} ${esc(e.outcome ?? '')}</td><td>${esc(what)}<br><span class="muted">${esc(why.slice(0, 200))}</span></td><td><span class="muted">${esc(e.taskId ?? '')}</span></td></tr>`;
+    })
+    .join('');
+  const v = o.verify;
+  return layout(
+    'Audit',
+    o.user,
+    o.csrf,
+    `<h1>Audit log</h1>
+${
+      v
+        ? `<p class="${v.ok ? 'ok' : 'error'}" role="status">${v.ok ? `Hash chain intact: ${v.checked} events checked${v.head ? `, head #${v.head.seq} <code>${esc(v.head.hash)}</code>` : ''}.` : `Hash chain BROKEN at event #${v.broken?.seq}: ${esc(v.broken?.reason ?? '')}`}</p>`
+        : `<p class="muted">Head ${o.head ? `#${o.head.seq} <code>${esc(o.head.hash)}</code>` : '(empty log)'}. <a href="/console/audit?verify=1">Verify the whole chain now</a> (reads every event).</p>`
+    }
+<form method="get" action="/console/audit">${f('agent', 'Agent id')}${f('task', 'Task id')}${f('type', 'Event type (e.g. tool.call)')}${f('decision', 'Decision (allow, deny, approval_required)')}<button type="submit">Filter</button></form>
+<p class="muted">Newest first, at most 200. Export everything with <code>mandate audit export</code>.</p>
+<table><thead><tr><th>#</th><th>time</th><th>type</th><th>actor</th><th>decision / outcome</th><th>what, why</th><th>task</th></tr></thead><tbody>${rows || '<tr><td colspan="7">No events match.</td></tr>'}</tbody></table>`,
   );
 }
 

@@ -9,8 +9,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MandateError } from '../../core/errors.js';
 import type { Mandate } from '../../mandate.js';
 import { ConsentSessions } from '../../oauth/consent-session.js';
-import { CONSOLE_CSS, agentsPage, errorPage, inboxPage, loginPage } from '../../console/pages.js';
-import type { Agent, Approval, User } from '../../storage/types.js';
+import { CONSOLE_CSS, agentsPage, auditPage, errorPage, inboxPage, loginPage, tasksPage, type TaskRow } from '../../console/pages.js';
+import type { Agent, Approval, Task, User } from '../../storage/types.js';
 
 const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -122,6 +122,67 @@ export function registerConsoleRoutes(app: FastifyInstance, m: Mandate): void {
     if (!p) return reply;
     const agents = (await m.store.listAgents()).map((agent) => ({ agent, canStop: mayStop(agent, p.user) }));
     return html(reply, 200, agentsPage({ user: p.label, csrf: p.csrf, agents }));
+  });
+
+  /** Live tasks, each delegated one under the task it came from. */
+  async function taskRows(user: User): Promise<TaskRow[]> {
+    const live = await m.store.listTasks({ status: 'active', limit: 500 });
+    const owners = new Map<string, string | null>();
+    const ownerOf = async (agentId: string) => {
+      if (!owners.has(agentId)) owners.set(agentId, (await m.store.getAgent(agentId))?.owner ?? null);
+      return owners.get(agentId)!;
+    };
+    const byParent = new Map<string | null, Task[]>();
+    const ids = new Set(live.map((t) => t.id));
+    for (const t of live) {
+      const key = t.parentId && ids.has(t.parentId) ? t.parentId : null;
+      byParent.set(key, [...(byParent.get(key) ?? []), t]);
+    }
+    const out: TaskRow[] = [];
+    const walk = async (parent: string | null, depth: number) => {
+      for (const t of byParent.get(parent) ?? []) {
+        const owner = await ownerOf(t.agentId);
+        out.push({ task: t, depth, calls: await m.store.callCounts(t.id), canEnd: owner === user.email || user.roles.includes('security') || user.roles.includes('admin') });
+        if (depth < 8) await walk(t.id, depth + 1);
+      }
+    };
+    await walk(null, 0);
+    return out;
+  }
+
+  app.get('/console/tasks', async (r, reply) => {
+    const p = await person(r, reply);
+    if (!p) return reply;
+    return html(reply, 200, tasksPage({ user: p.label, csrf: p.csrf, tasks: await taskRows(p.user) }));
+  });
+
+  app.post('/console/tasks/revoke', async (r, reply) => {
+    const p = await person(r, reply);
+    if (!p) return reply;
+    const form = fields(r.body);
+    if (!sessions.checkCsrf(p.session, form.csrf)) return html(reply, 403, errorPage('Request refused', 'This form did not come from the console (its CSRF token is missing or wrong): nothing was changed.'));
+    const task = form.task ? await m.store.getTask(form.task) : null;
+    const owner = task ? ((await m.store.getAgent(task.agentId))?.owner ?? null) : null;
+    let flash: { ok: boolean; text: string };
+    if (!task) flash = { ok: false, text: 'no such task' };
+    else if (!(owner === p.user.email || p.user.roles.includes('security') || p.user.roles.includes('admin'))) flash = { ok: false, text: `only the owner of ${task.agentId} or a person with the security or admin role may end this task` };
+    else if (form.confirm !== 'yes') flash = { ok: false, text: 'tick the confirmation to revoke the task' };
+    else {
+      await m.tasks.revoke(task.id, `user:${p.user.email}`, 'revoked from the console');
+      flash = { ok: true, text: `${task.id} is revoked, with every task delegated from it.` };
+    }
+    return html(reply, 200, tasksPage({ user: p.label, csrf: p.csrf, tasks: await taskRows(p.user), flash }));
+  });
+
+  app.get('/console/audit', async (r, reply) => {
+    const p = await person(r, reply);
+    if (!p) return reply;
+    const q = fields(r.query);
+    const filter = Object.fromEntries(Object.entries({ agent: q.agent, task: q.task, type: q.type, decision: q.decision }).filter(([, v]) => v?.trim())) as Record<string, string>;
+    let events = await m.store.listAudit({ newestFirst: true, limit: 2000, ...(filter.agent ? { agentId: filter.agent } : {}), ...(filter.task ? { taskId: filter.task } : {}), ...(filter.type ? { type: filter.type } : {}) });
+    if (filter.decision) events = events.filter((e) => e.decision === filter.decision);
+    const [last] = await m.store.listAudit({ newestFirst: true, limit: 1 });
+    return html(reply, 200, auditPage({ user: p.label, csrf: p.csrf, events: events.slice(0, 200), filter, head: last ? { seq: last.seq, hash: last.hash } : null, verify: q.verify === '1' ? await m.audit.verify() : null }));
   });
 
   app.post('/console/agents/suspend', async (r, reply) => {

@@ -142,6 +142,36 @@ describe('the console', () => {
   });
 });
 
+describe('tasks and audit pages', () => {
+  it('a live task is listed with its grants, calls used and delegation; revoking it there ends it', async () => {
+    const agent = await createTestAgent(s, { owner: 'alice@corp.example' });
+    const t = await startTask(s, agent, [{ name: 'stdio.echo', max_calls: 5 }]);
+    const client = await connectAgent(s, t.token);
+    await client.callTool({ name: 'stdio.echo', arguments: { text: 'one' } });
+    const { context, page } = await signedIn();
+    await page.goto(`${s.url}/console/tasks`);
+    const row = page.locator('tr', { hasText: t.taskId });
+    expect(await row.textContent()).toMatch(/stdio\.echo 1\/5/);
+    await page.screenshot({ path: join(SHOTS, 'tasks-laptop.png'), fullPage: true });
+    await row.locator('input[name=confirm]').check();
+    await row.locator('button', { hasText: 'Revoke' }).click();
+    await page.waitForLoadState();
+    expect(await page.textContent('[role=status]')).toContain('is revoked');
+    expect((await s.m.store.getTask(t.taskId))!.status).toBe('revoked');
+    await expect(client.callTool({ name: 'stdio.echo', arguments: { text: 'two' } })).rejects.toThrow();
+    // The audit page: filtered to this task, the revocation by Alice is there; the chain verifies.
+    await page.goto(`${s.url}/console/audit?task=${encodeURIComponent(t.taskId)}&verify=1`);
+    expect(await page.textContent('[role=status]')).toMatch(/Hash chain intact: \d+ events checked, head #\d+/);
+    const body = (await page.textContent('tbody'))!;
+    expect(body).toContain('task.revoke');
+    expect(body).toContain('user:alice@corp.example');
+    await page.goto(`${s.url}/console/audit?decision=deny`);
+    await page.screenshot({ path: join(SHOTS, 'audit-laptop.png'), fullPage: true });
+    await client.close();
+    await context.close();
+  });
+});
+
 describe('console attacks', () => {
   const login = async (token: string) => {
     const form = await fetch(`${s.url}/console/login`);
