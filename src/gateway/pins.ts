@@ -105,13 +105,21 @@ export class ToolPins {
     return this.store.listToolPins(upstream);
   }
 
-  /** Accepts the pending definitions of an upstream (all, or the named tools). */
-  async accept(upstream: string, tools: string[], actor: string): Promise<ToolPin[]> {
+  /**
+   * Accepts the pending definitions of an upstream (all, or the named tools). With `expected`
+   * (tool → pending hash), only the definition the person was shown: if the upstream changed it
+   * again since, nothing is accepted.
+   */
+  async accept(upstream: string, tools: string[], actor: string, expected?: Record<string, string>): Promise<ToolPin[]> {
     const pins = await this.store.listToolPins(upstream);
     if (pins.length === 0) throw new MandateError('not_found', `no tools recorded for upstream ${q(upstream)}`);
     const pending = pins.filter((p) => p.pendingHash && (tools.length === 0 || tools.includes(p.tool)));
     const unknown = tools.filter((t) => !pins.some((p) => p.tool === t));
     if (unknown.length) throw new MandateError('not_found', `upstream ${q(upstream)} has no tool ${unknown.map((u) => q(u)).join(', ')}`);
+    for (const [tool, hash] of Object.entries(expected ?? {})) {
+      const p = pins.find((x) => x.tool === tool);
+      if (p?.pendingHash && p.pendingHash !== hash) throw new MandateError('conflict', `the definition of ${q(`${upstream}.${tool}`)} changed again since it was shown: nothing was accepted; look at the new difference first`);
+    }
     const now = this.clock.now();
     const done: ToolPin[] = [];
     for (const p of pending) {

@@ -298,13 +298,18 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
 
       it('filters, pages and orders', async () => {
         await store.appendAudit(
-          [ev('e1', { taskId: 't1', type: 'task.start' }), ev('e2', { agentId: 'ag', type: 'auth.success' }), ev('e3', { taskId: 't1', type: 'task.end' })],
+          [ev('e1', { taskId: 't1', type: 'task.start' }), ev('e2', { agentId: 'ag', type: 'auth.success', decision: 'deny', ts: 5 }), ev('e3', { taskId: 't1', type: 'task.end', ts: 9 })],
           hasher,
         );
         expect((await store.listAudit({ taskId: 't1' })).map((e) => e.id)).toEqual(['e1', 'e3']);
         expect((await store.listAudit({ agentId: 'ag' })).map((e) => e.id)).toEqual(['e2']);
         expect((await store.listAudit({ type: 'task.end' })).map((e) => e.id)).toEqual(['e3']);
         expect((await store.listAudit({ afterSeq: 1, limit: 1 })).map((e) => e.id)).toEqual(['e2']);
+        expect((await store.listAudit({ decision: 'deny' })).map((e) => e.id)).toEqual(['e2']);
+        expect((await store.listAudit({ since: 5 })).map((e) => e.id)).toEqual(['e2', 'e3']);
+        expect((await store.listAudit({ since: 2, until: 9 })).map((e) => e.id)).toEqual(['e2']);
+        expect(await store.listAudit({ since: 10 })).toEqual([]);
+        expect((await store.listAudit({ beforeSeq: 3, newestFirst: true, limit: 1 })).map((e) => e.id)).toEqual(['e2']);
         expect((await store.listAudit({ newestFirst: true, limit: 2 })).map((e) => e.id)).toEqual(['e3', 'e2']);
       });
 

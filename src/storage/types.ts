@@ -141,12 +141,20 @@ export interface AuditEvent extends AuditEventInput {
 
 export interface AuditQuery {
   afterSeq?: number;
+  /** Events with a smaller seq (paging newest first). */
+  beforeSeq?: number;
   /** Newest first when true (for `tail`). */
   newestFirst?: boolean;
   limit?: number;
   taskId?: string;
   agentId?: string;
   type?: string;
+  /** `allow`, `deny`, `approval_required`… */
+  decision?: string;
+  /** Events at or after this instant (ms). */
+  since?: number;
+  /** Events before this instant (ms). */
+  until?: number;
 }
 
 /** Computes an event's hash from the previous hash; owned by the audit module. */

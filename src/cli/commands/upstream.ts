@@ -1,6 +1,7 @@
 // `mandate upstream list|diff|accept`: upstream status and tool pinning (rug-pull protection).
 
 import type { Command } from 'commander';
+import { jsonDiff } from '../../core/json-diff.js';
 import { action } from '../context.js';
 import { printJson, printTable } from '../output.js';
 
@@ -13,11 +14,7 @@ interface PinView {
 
 /** A line-level view of what changed between two JSON definitions. */
 function diffLines(before: unknown, after: unknown): string[] {
-  const a = JSON.stringify(before ?? {}, null, 2).split('\n');
-  const b = JSON.stringify(after ?? {}, null, 2).split('\n');
-  const inA = new Set(a);
-  const inB = new Set(b);
-  return [...a.filter((l) => !inB.has(l)).map((l) => `- ${l}`), ...b.filter((l) => !inA.has(l)).map((l) => `+ ${l}`)];
+  return jsonDiff(before, after).map((l) => `${l.op} ${l.text}`);
 }
 
 export function registerUpstreamCommands(program: Command): void {

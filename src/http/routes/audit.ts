@@ -13,6 +13,10 @@ const listQuery = z
     task: z.string().optional(),
     agent: z.string().optional(),
     type: z.string().optional(),
+    decision: z.enum(['allow', 'deny', 'approval_required']).optional(),
+    /** Milliseconds since the epoch. */
+    since: z.coerce.number().int().min(0).optional(),
+    until: z.coerce.number().int().min(0).optional(),
     order: z.enum(['asc', 'desc']).optional(),
   })
   .strict();
@@ -21,7 +25,7 @@ export function registerAuditRoutes(app: FastifyInstance, m: Mandate): void {
   app.get('/api/v1/audit', async (req) => {
     await requireAdmin(m, req);
     const q = parseWith(listQuery, req.query, 'query');
-    const events = await m.audit.list({ afterSeq: q.after, limit: q.limit ?? 100, taskId: q.task, agentId: q.agent, type: q.type, newestFirst: q.order === 'desc' });
+    const events = await m.audit.list({ afterSeq: q.after, limit: q.limit ?? 100, taskId: q.task, agentId: q.agent, type: q.type, decision: q.decision, since: q.since, until: q.until, newestFirst: q.order === 'desc' });
     return { events };
   });
 

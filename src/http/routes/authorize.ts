@@ -12,6 +12,7 @@ import { MAX_METADATA_BYTES } from '../../oauth/client-metadata.js';
 import { CONSENT_CSS, consentPage, errorPage, loginPage } from '../../oauth/consent-page.js';
 import { ConsentSessions } from '../../oauth/consent-session.js';
 import { OidcLogin } from '../../oauth/oidc-login.js';
+import { CONSOLE_OIDC_MARK, consoleSessions } from './console.js';
 import { requireAdmin } from '../auth.js';
 import { parseWith } from './validate.js';
 
@@ -160,6 +161,12 @@ export function registerAuthorizeRoutes(app: FastifyInstance, m: Mandate): void 
       await m.audit.record({ type: 'auth.failure', actor: `oidc:${got.email}`, outcome: 'failure', data: { method: 'oidc', reason: user ? `user ${user.status}` : 'no Mandate user with this email', ip: r.ip } });
       reply.header('set-cookie', oidc.clearCookie());
       return page(reply, 403, errorPage('Not a Mandate user', `${got.email} signed in at ${oidc.name}, but no active Mandate user has that email: an administrator adds you with \`mandate user create\`.`));
+    }
+    // A console sign-in (the console started it): a console session, back to the console.
+    if (got.params.to === CONSOLE_OIDC_MARK.to && Object.keys(got.params).length === 1) {
+      await m.audit.record({ type: 'auth.success', actor: `user:${user.email}`, outcome: 'success', data: { method: 'console-oidc', ip: r.ip } });
+      reply.header('set-cookie', [consoleSessions(m).open(user.id, m.clock.now()), oidc.clearCookie()]);
+      return reply.header('cache-control', 'no-store').redirect('/', 303);
     }
     await m.audit.record({ type: 'auth.success', actor: `user:${user.email}`, outcome: 'success', data: { method: 'oidc', ip: r.ip } });
     reply.header('set-cookie', [sessions.open(user.id, m.clock.now()), oidc.clearCookie()]);

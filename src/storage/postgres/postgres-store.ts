@@ -792,6 +792,10 @@ export class PostgresStore implements Store {
     if (query.taskId) where.push(`task_id = $${args.push(query.taskId)}`);
     if (query.agentId) where.push(`agent_id = $${args.push(query.agentId)}`);
     if (query.type) where.push(`type = $${args.push(query.type)}`);
+    if (query.beforeSeq !== undefined) where.push(`seq < $${args.push(query.beforeSeq)}`);
+    if (query.decision) where.push(`decision = $${args.push(query.decision)}`);
+    if (query.since !== undefined) where.push(`ts >= $${args.push(query.since)}`);
+    if (query.until !== undefined) where.push(`ts < $${args.push(query.until)}`);
     const limit = Math.min(Math.max(query.limit ?? 1000, 1), 100_000);
     const order = query.newestFirst ? 'DESC' : 'ASC';
     const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order} LIMIT $${args.push(limit)}`;

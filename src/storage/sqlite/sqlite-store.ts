@@ -523,6 +523,22 @@ export class SqliteStore implements Store {
       where.push('type = ?');
       args.push(query.type);
     }
+    if (query.beforeSeq !== undefined) {
+      where.push('seq < ?');
+      args.push(query.beforeSeq);
+    }
+    if (query.decision) {
+      where.push('decision = ?');
+      args.push(query.decision);
+    }
+    if (query.since !== undefined) {
+      where.push('ts >= ?');
+      args.push(query.since);
+    }
+    if (query.until !== undefined) {
+      where.push('ts < ?');
+      args.push(query.until);
+    }
     const limit = Math.min(Math.max(query.limit ?? 1000, 1), 100_000);
     const order = query.newestFirst ? 'DESC' : 'ASC';
     const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order} LIMIT ${limit}`;

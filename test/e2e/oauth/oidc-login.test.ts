@@ -119,3 +119,40 @@ describe('company sign-in (OpenID Connect) on the consent page', () => {
     expect(r.text).toMatch(/provider refused: access_denied/);
   });
 });
+
+describe('company sign-in to the console', () => {
+  it('"Sign in with Corp SSO" on the console opens a console session (not a consent one) and lands on the inbox', async () => {
+    idp.signIn({ sub: 'u-1', email: 'alice@corp.example' });
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${s.url}/`);
+      expect(page.url()).toBe(`${s.url}/console/login`);
+      await Promise.all([page.waitForURL(`${s.url}/`), page.click('text=Sign in with Corp SSO')]);
+      expect(await page.textContent('h1')).toBe('Approvals waiting for you');
+      expect(await page.textContent('header')).toContain('alice@corp.example');
+      const cookies = await context.cookies(s.url);
+      expect(cookies.find((c) => c.name === 'mandate_console')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+      expect(cookies.find((c) => c.name === 'mandate_consent')).toBeUndefined();
+      const events = await s.m.store.listAudit({ type: 'auth.success', limit: 1000 });
+      expect(events.some((e) => (e.data as { method?: string }).method === 'console-oidc' && e.actor === 'user:alice@corp.example')).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a person the administrator never created does not reach the console through the provider', async () => {
+    idp.signIn({ sub: 'u-2', email: 'mallory@corp.example' });
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${s.url}/console/login`);
+      const [res] = await Promise.all([page.waitForNavigation({ url: (u) => u.pathname.startsWith('/authorize/oidc/callback') }), page.click('text=Sign in with Corp SSO')]);
+      expect(res?.status()).toBe(403);
+      expect((await context.cookies(s.url)).find((c) => c.name === 'mandate_console')).toBeUndefined();
+      expect((await fetch(`${s.url}/`, { redirect: 'manual' })).status).toBe(303);
+    } finally {
+      await context.close();
+    }
+  });
+});
