@@ -45,11 +45,16 @@ export const LIVE_JS = `(function () {
       .catch(function () {})
       .then(function () { busy = false; if (again) { again = false; refresh(); } });
   }
-  var events = new EventSource('/console/events');
-  // On (re)connection too: whatever changed while the stream was not yet (or no longer) open.
-  events.addEventListener('open', refresh);
-  events.addEventListener('change', refresh);
-  events.addEventListener('signout', function () { events.close(); location.reload(); });
+  function connect() {
+    var events = new EventSource('/console/events');
+    // On (re)connection too: whatever changed while the stream was not yet (or no longer) open.
+    events.addEventListener('open', refresh);
+    events.addEventListener('change', refresh);
+    // The session the stream was opened with ended: the refresh finds out whether this browser's
+    // session did too (then the page goes to sign-in); if not, listen again with the current one.
+    events.addEventListener('signout', function () { events.close(); refresh(); setTimeout(connect, 1000); });
+  }
+  connect();
   document.documentElement.setAttribute('data-live-ready', '1');
 })();
 `;

@@ -84,6 +84,8 @@ function instant(s: string): number | null {
 
 /** At most this many console event streams at once per replica (each polls the audit head). */
 const MAX_STREAMS = 200;
+/** …and per person (a few tabs), so one person cannot take them all. */
+const MAX_STREAMS_PER_PERSON = 8;
 const STREAM_POLL_MS = 400;
 const STREAM_PING_MS = 15_000;
 
@@ -102,14 +104,16 @@ export function registerConsoleRoutes(app: FastifyInstance, m: Mandate): void {
   }
 
   /** The signed-in person (the session extended: an idle timeout), or a redirect to sign in. */
-  async function person(r: FastifyRequest, reply: FastifyReply): Promise<Person | null> {
+  async function person(r: FastifyRequest, reply: FastifyReply, opts: { extend: boolean } = { extend: true }): Promise<Person | null> {
     const s = sessions.read(r.headers, m.clock.now());
     const user = s ? await m.store.getUser(s.user) : null;
     if (!s || !user || user.status !== 'active') {
       reply.header('cache-control', 'no-store').redirect('/console/login', 303);
       return null;
     }
-    reply.header('set-cookie', sessions.extend(s, m.clock.now()));
+    // Automatic refreshes (live regions) do not count as activity: an open, unattended console
+    // still signs out after the idle timeout.
+    if (opts.extend) reply.header('set-cookie', sessions.extend(s, m.clock.now()));
     return { session: s, user, viewer: { label: `${user.name} <${user.email}>`, csrf: sessions.csrf(s) } };
   }
 
@@ -211,6 +215,7 @@ export function registerConsoleRoutes(app: FastifyInstance, m: Mandate): void {
   // ---- live updates
 
   const streams = new Set<() => void>();
+  const perPerson = new Map<string, number>();
   app.addHook('onClose', async () => {
     for (const end of [...streams]) end();
   });
@@ -221,19 +226,33 @@ export function registerConsoleRoutes(app: FastifyInstance, m: Mandate): void {
   app.get('/console/events', async (r, reply) => {
     const s = sessions.read(r.headers, m.clock.now());
     if (!s || (await m.store.getUser(s.user))?.status !== 'active') return reply.status(401).header('cache-control', 'no-store').send({ error: 'unauthorized', message: 'sign in to the console first' });
-    if (streams.size >= MAX_STREAMS) return reply.status(503).header('retry-after', '10').send({ error: 'unavailable', message: 'too many live console connections; the page still works with reloads' });
+    if (streams.size >= MAX_STREAMS || (perPerson.get(s.user) ?? 0) >= MAX_STREAMS_PER_PERSON) return reply.status(503).header('retry-after', '10').send({ error: 'unavailable', message: 'too many live console connections; the page still works with reloads' });
     reply.hijack();
     const res = reply.raw;
+    let timer: NodeJS.Timeout | undefined;
+    const end = () => {
+      clearInterval(timer);
+      if (streams.delete(end)) {
+        const n = (perPerson.get(s.user) ?? 1) - 1;
+        if (n > 0) perPerson.set(s.user, n);
+        else perPerson.delete(s.user);
+      }
+      if (!res.writableEnded) res.end();
+    };
+    streams.add(end);
+    perPerson.set(s.user, (perPerson.get(s.user) ?? 0) + 1);
+    res.on('close', end);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
     res.write('retry: 2000\n\n');
-    let last = (await m.store.auditHead().catch(() => null))?.seq ?? 0;
+    let last: number | null = null;
     let idle = 0;
     let ticking = false;
     const tick = async () => {
-      if (ticking) return;
+      if (ticking || res.writableEnded) return;
       ticking = true;
       try {
-        // The session may end (idle timeout reached elsewhere, user disabled): then so does the stream.
+        // The session ends (idle timeout: the stream itself does not extend it; the person is
+        // disabled): so does the stream, and the page goes back to sign-in.
         const user = await m.store.getUser(s.user);
         if (!user || user.status !== 'active' || s.exp <= m.clock.now()) {
           res.write('event: signout\ndata: {}\n\n');
@@ -241,28 +260,22 @@ export function registerConsoleRoutes(app: FastifyInstance, m: Mandate): void {
           return;
         }
         const head = (await m.store.auditHead())?.seq ?? 0;
-        if (head !== last) {
-          last = head;
+        if (last !== null && head !== last) {
           idle = 0;
           res.write(`event: change\ndata: {"seq":${head}}\n\n`);
         } else if ((idle += STREAM_POLL_MS) >= STREAM_PING_MS) {
           idle = 0;
           res.write(': ping\n\n');
         }
+        last = head;
       } catch {
         // The store is unreachable for a moment: say nothing; the next tick tries again.
       } finally {
         ticking = false;
       }
     };
-    const timer = setInterval(() => void tick(), STREAM_POLL_MS);
-    const end = () => {
-      clearInterval(timer);
-      streams.delete(end);
-      if (!res.writableEnded) res.end();
-    };
-    streams.add(end);
-    res.on('close', end);
+    timer = setInterval(() => void tick(), STREAM_POLL_MS);
+    void tick();
   });
 
   // ---- approvals
@@ -274,7 +287,7 @@ export function registerConsoleRoutes(app: FastifyInstance, m: Mandate): void {
   });
 
   app.get('/console/live/inbox', async (r, reply) => {
-    const p = await person(r, reply);
+    const p = await person(r, reply, { extend: false });
     if (!p) return reply;
     return html(reply, 200, fragment(inboxRegion({ csrf: p.viewer.csrf, approvals: await inbox(p.user) })));
   });
@@ -418,7 +431,7 @@ export function registerConsoleRoutes(app: FastifyInstance, m: Mandate): void {
   });
 
   app.get('/console/live/tasks', async (r, reply) => {
-    const p = await person(r, reply);
+    const p = await person(r, reply, { extend: false });
     if (!p) return reply;
     return html(reply, 200, fragment(tasksRegion({ csrf: p.viewer.csrf, tasks: await taskRows(p.user) })));
   });
@@ -501,7 +514,7 @@ export function registerConsoleRoutes(app: FastifyInstance, m: Mandate): void {
   });
 
   app.get('/console/live/audit', async (r, reply) => {
-    const p = await person(r, reply);
+    const p = await person(r, reply, { extend: false });
     if (!p) return reply;
     const v = await auditView(p.user, fields(r.query), 200);
     return html(reply, 200, fragment(auditRegion({ events: v.events, query: filterQuery(v.filter) })));

@@ -268,6 +268,21 @@ describe('live updates (JavaScript on)', () => {
     await context.close();
   });
 
+  it('automatic refreshes do not keep an unattended console signed in (the idle timeout holds)', async () => {
+    const form = await fetch(`${s.url}/console/login`);
+    const pre = (form.headers.getSetCookie?.() ?? []).map((c) => c.split(';')[0]).join('; ');
+    const loginToken = /name="login_token" value="([^"]+)"/.exec(await form.text())![1]!;
+    const ok = await fetch(`${s.url}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: pre }, body: new URLSearchParams({ login_token: loginToken, user_token: aliceToken }) });
+    const cookie = (ok.headers.getSetCookie?.() ?? []).map((c) => c.split(';')[0]).join('; ');
+    const page = await fetch(`${s.url}/`, { headers: { cookie } });
+    expect(page.headers.getSetCookie?.().some((c) => c.startsWith('mandate_console='))).toBe(true);
+    for (const live of ['/console/live/inbox', '/console/live/tasks', '/console/live/audit']) {
+      const r = await fetch(`${s.url}${live}`, { headers: { cookie } });
+      expect(r.status).toBe(200);
+      expect(r.headers.getSetCookie?.() ?? []).toEqual([]);
+    }
+  });
+
   it('the event stream needs a console session', async () => {
     const r = await fetch(`${s.url}/console/events`, { headers: { accept: 'text/event-stream' } });
     expect(r.status).toBe(401);
