@@ -1,6 +1,7 @@
 // The composition root: builds every service from the configuration, wires lifecycle hooks
 // (suspension revokes tasks, reloads clear caches), and owns start and shutdown.
 
+import { canonicalJson } from './core/canonical-json.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ApprovalService } from './approvals/approval-service.js';
@@ -232,6 +233,16 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     policy.onReload((version) => void approvals.policyChanged(version).catch((err) => opts.logger?.error({ err }, 'voiding approvals after a policy change failed')));
     const authorizer = new CallAuthorizer(policy, clock);
     const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, faults, logger: opts.logger });
+    // A change of what is only observed is itself a security event: recorded once, by whichever
+    // replica starts first with the new settings.
+    {
+      const settings = gateway.enforcement.settings();
+      const [last] = await store.listAudit({ type: 'enforcement.mode', newestFirst: true, limit: 1 });
+      if (!last ? gateway.enforcement.anyObserve : canonicalJson(last.data) !== canonicalJson(settings)) {
+        await audit.record({ type: 'enforcement.mode', actor: 'system', outcome: 'success', data: settings });
+        if (gateway.enforcement.anyObserve) opts.logger?.warn({ enforcement: settings }, 'observe mode is on: calls policy would deny run and are recorded as would-deny');
+      }
+    }
     // Databases whose access is a role per task, created at task start and dropped at its end.
     let databases: TaskDatabases | null = null;
     const dbUpstreams = Object.entries(config.upstreams).filter(([, u]) => u.kind === 'postgres');

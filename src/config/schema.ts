@@ -28,6 +28,8 @@ export const toolConfigSchema = z
     sensitive: z.array(z.string()).default([]),
     /** `allow`: forward arguments the input schema does not declare (policy cannot see them); default `refuse`. */
     additionalArguments: z.enum(['allow', 'refuse']).optional(),
+    /** `observe`: calls of this tool that policy would deny run and are audited as would-deny (see `enforcement`); overrides the upstream's `mode`. */
+    mode: z.enum(['enforce', 'observe']).optional(),
   })
   .strict();
 
@@ -175,6 +177,8 @@ export const upstreamConfigSchema = z
     /** What agents see before this upstream's tool and prompt names (default `<name>.`; `<name>_` or empty for clients that want other names). */
     prefix: z.string().regex(/^[A-Za-z0-9_.-]*$/, 'a prefix uses letters, digits, `_`, `.` and `-` (or is empty)').optional(),
     tools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'tool names use letters, digits, `_`, `.` and `-`'), toolConfigSchema).default({}),
+    /** `observe`: calls of this upstream's tools that policy would deny run and are audited as would-deny (see `enforcement`). */
+    mode: z.enum(['enforce', 'observe']).optional(),
   })
   .strict()
   .refine((u) => !(u.command && u.url), { message: 'an upstream has either `command` (stdio) or `url` (streamable HTTP), not both' })
@@ -372,6 +376,18 @@ export const configSchema = z
       .strict()
       .prefault({}),
     approvals: approvalsConfigSchema.prefault({}),
+    /** Observe before enforcing: where policy's denials are only recorded. The most specific
+     *  setting wins: the tool's `mode`, then its upstream's, then the agent's here, then `mode`.
+     *  The task's scope, tool pinning, input schemas and `forbid`s marked `@enforce` always hold. */
+    enforcement: z
+      .object({
+        /** Default for every call. */
+        mode: z.enum(['enforce', 'observe']).default('enforce'),
+        /** Per agent (its id or name). */
+        agents: z.record(z.string(), z.enum(['enforce', 'observe'])).default({}),
+      })
+      .strict()
+      .prefault({}),
     /** The standard MCP authorization flow (authorization code with PKCE) for stock MCP clients. */
     oauth: oauthConfigSchema.prefault({}),
     /** How people sign in on the consent page besides their personal token. */

@@ -88,7 +88,8 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     //      task's taint and counts as all replicas left them).
     await gw.refreshShared(session.state);
     const calls = session.state.calls.get(tool.name) ?? 0;
-    const decided = gw.authorizer.authorize({ agent: session.agent, task: session.state.task, tool, args, calls });
+    // Observe mode may let through what policy would deny (never the scope): recorded as would-deny.
+    const decided = gw.enforcement.apply(gw.authorizer.authorize({ agent: session.agent, task: session.state.task, tool, args, calls }), session.agent, tool);
     decision = decided;
     resources = decided.resources;
     if (decided.args) args = decided.args;
@@ -247,6 +248,7 @@ function callData(session: AgentSession, name: string, upstream: string | null, 
     reasons: decision?.reasons ?? (reason ? [reason] : []),
     policyVersion: decision?.policyVersion ?? gw.policyVersion(),
     approval: approvalId,
+    ...(decision && 'wouldDeny' in decision && decision.wouldDeny ? { wouldDeny: decision.wouldDeny } : {}),
     ...(task.breakGlass ? { breakGlass: true } : {}),
     ...(task.parentId ? { parentTask: task.parentId, depth: task.depth, actingFor: task.chain?.slice(1) ?? [] } : {}),
   };

@@ -198,7 +198,7 @@ export class HttpApiGateway {
     try {
       // 4. Decide: the task's grants of this method (path, constraints, limit), then Cedar.
       await gw.refreshShared(state);
-      const decided = gw.authorizer.authorizeHttp({ agent, task: state.task, tool, args: c.args, http: c.http, resource: c.resource, callsOf: (g) => state.calls.get(g) ?? 0 });
+      const decided = gw.enforcement.apply(gw.authorizer.authorizeHttp({ agent, task: state.task, tool, args: c.args, http: c.http, resource: c.resource, callsOf: (g) => state.calls.get(g) ?? 0 }), agent, tool);
       decision = decided;
       grant = decided.grant;
 
@@ -363,6 +363,7 @@ export class HttpApiGateway {
       reasons: decision?.reasons ?? (reason ? [reason] : []),
       policyVersion: decision?.policyVersion ?? gw.policyVersion(),
       approval: approvalId,
+      ...(decision && 'wouldDeny' in decision && decision.wouldDeny ? { wouldDeny: decision.wouldDeny } : {}),
       ...(task.breakGlass ? { breakGlass: true } : {}),
       ...(task.parentId ? { parentTask: task.parentId, depth: task.depth, actingFor: task.chain?.slice(1) ?? [] } : {}),
     };

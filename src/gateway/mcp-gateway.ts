@@ -3,6 +3,7 @@
 // task that opened them and close when it ends. What a session may see and call is decided
 // here and in the one authorizer; the data path of a call is `call-tool.ts`.
 
+import { Enforcement } from './observe.js';
 import { randomUUID } from 'node:crypto';
 import { isInitializeRequest, type Prompt, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -73,6 +74,8 @@ export class McpGateway {
 
   readonly tools: ToolCatalog;
   readonly authorizer: CallAuthorizer;
+  /** Observe mode: which policy denials only get recorded (see observe.ts). */
+  readonly enforcement: Enforcement;
   readonly credentials: CredentialService;
   readonly upstreams: UpstreamManager;
   readonly audit: AuditLog;
@@ -88,6 +91,7 @@ export class McpGateway {
     this.processSlots = new Slots(d.config.gateway.maxUpstreamProcesses, 'upstream process slots (gateway.maxUpstreamProcesses)');
     this.tools = d.tools;
     this.authorizer = d.authorizer;
+    this.enforcement = new Enforcement(d.config, d.policy);
     this.credentials = d.credentials;
     this.upstreams = d.upstreams;
     this.audit = d.audit;

@@ -17,6 +17,7 @@ import { registerOAuthRoutes } from './routes/oauth.js';
 import { registerAuthorizeRoutes } from './routes/authorize.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerPolicyRoutes } from './routes/policies.js';
+import { registerReviewRoutes } from './routes/review.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 import { registerTokenRoutes } from './routes/tokens.js';
@@ -153,6 +154,7 @@ export async function buildApp(m: Mandate): Promise<FastifyInstance> {
   registerTaskRoutes(app, m);
   registerAuditRoutes(app, m);
   registerPolicyRoutes(app, m);
+  registerReviewRoutes(app, m);
   registerTokenRoutes(app, m);
   registerMcpRoutes(app, m);
   registerApprovalRoutes(app, m);

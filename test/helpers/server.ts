@@ -125,7 +125,7 @@ export interface TestAgent {
 
 let counter = 0;
 
-export async function createTestAgent(s: TestServer, over: Partial<{ name: string; environment: string; owner: string; purpose: string }> = {}): Promise<TestAgent> {
+export async function createTestAgent(s: TestServer, over: Partial<{ name: string; environment: string; owner: string; purpose: string; reviewBy: string }> = {}): Promise<TestAgent> {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
@@ -135,6 +135,7 @@ export async function createTestAgent(s: TestServer, over: Partial<{ name: strin
     owner: over.owner ?? 'alice@corp.example',
     purpose: over.purpose ?? 'end-to-end testing',
     environment: over.environment ?? 'dev',
+    ...(over.reviewBy ? { reviewBy: over.reviewBy } : {}),
     jwks: { keys: [{ ...publicJwk, kid }] },
   });
   if (res.status !== 201) throw new Error(`agent create failed: ${JSON.stringify(res.body)}`);
