@@ -9,6 +9,7 @@ import type { DiffLine } from '../core/json-diff.js';
 import type { Explanation } from '../gateway/explain.js';
 import type { PolicyInfo } from '../policy/compile.js';
 import { esc } from '../oauth/consent-page.js';
+import type { Review } from '../governance/review.js';
 
 export const CONSOLE_CSS = `
 *{box-sizing:border-box}body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1a1a1a}
@@ -52,6 +53,7 @@ const NAV: Array<[string, string]> = [
   ['/console/audit', 'Audit'],
   ['/console/policies', 'Policies'],
   ['/console/tools', 'Tools'],
+  ['/console/review', 'Review'],
 ];
 
 function layout(title: string, v: Viewer | null, body: string, here = ''): string {
@@ -371,6 +373,50 @@ ${pendingCards ? `<h2>Waiting for acceptance</h2>${pendingCards}` : '<p class="o
 <h2>The catalogue</h2><p class="muted">Risk class and classification come from configuration; pin status says whether the upstream's current definition is the accepted one.</p>
 <table><thead><tr><th>tool</th><th>kind</th><th>risk</th><th>classification</th><th>pin</th></tr></thead><tbody>${rows || '<tr><td colspan="5">No tools.</td></tr>'}</tbody></table>`,
     '/console/tools',
+  );
+}
+
+// ---- access review
+
+const FINDING_LABEL: Record<string, string> = {
+  overdue_review: 'review overdue',
+  stale: 'stale',
+  orphaned: 'orphaned',
+  never_used: 'granted, never used',
+  always_denied: 'always refused',
+  live_delegations_of_suspended: 'live delegations',
+  break_glass: 'break-glass',
+  would_deny: 'would deny (observe)',
+};
+
+export function reviewPage(o: { viewer: Viewer; review: Review; since: string; scope: string | null; canAccept: (agent: string) => boolean; flash?: Flash }): string {
+  const r = o.review;
+  const byAgent = new Map<string, Review['findings']>();
+  for (const f of r.findings) byAgent.set(f.agent, [...(byAgent.get(f.agent) ?? []), f]);
+  const day = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString().slice(0, 10));
+  const rows = r.agents
+    .map((a) => {
+      const findings = byAgent.get(a.id) ?? [];
+      const used = a.tools.filter((t) => t.calls > 0).map((t) => `<code>${esc(t.tool)}</code> ×${t.calls}`).join('<br>');
+      const accept =
+        o.canAccept(a.id) && a.status !== 'retired'
+          ? `<form method="post" action="/console/review/accept">${hidden('csrf', o.viewer.csrf)}${hidden('agent', a.id)}${hidden('since', o.since)}<label for="rv-${esc(a.name)}">Next review in days</label><input type="number" id="rv-${esc(a.name)}" name="next" min="1" max="730" value="90"><button type="submit">Accept review</button></form>`
+          : '';
+      return `<tr id="rv-row-${esc(a.name)}"><td><a href="/console/agents/${esc(encodeURIComponent(a.id))}"><strong>${esc(a.name)}</strong></a><br><span class="muted">${esc(a.owner)}${a.ownerStatus === 'active' ? '' : ` (${esc(a.ownerStatus)})`} · ${esc(a.environment)} · ${esc(a.status)}</span></td><td>${esc(a.reviewBy ?? '—')}${a.overdue ? ' <span class="tag warn">overdue</span>' : ''}<br><span class="muted">last task ${esc(day(a.lastTaskAt))}</span></td><td>${used || '<span class="muted">nothing</span>'}</td><td>${findings.map((f) => `<span class="tag${f.kind === 'orphaned' || f.kind === 'live_delegations_of_suspended' || f.kind === 'would_deny' ? ' loud' : ' warn'}">${esc(FINDING_LABEL[f.kind] ?? f.kind)}</span> ${esc(f.detail)}`).join('<br>') || '<span class="muted">none</span>'}</td><td>${accept}</td></tr>`;
+    })
+    .join('');
+  const a = r.approvals;
+  const secs = (ms: number | null) => (ms === null ? '—' : `${Math.round(ms / 1000)} s`);
+  return layout(
+    'Access review',
+    o.viewer,
+    `<h1>Access review</h1>${flashHtml(o.flash)}
+<form method="get" action="/console/review" class="filters"><div><label for="rv-since">Window (e.g. 30d, 7d, 2026-11-01)</label><input type="text" id="rv-since" name="since" value="${esc(o.since)}"></div><div><button type="submit">Review</button></div></form>
+<p class="muted">${esc(day(r.window.since))} to ${esc(day(r.window.until))}; ${r.eventsRead} audit events read; stale after ${r.window.staleDays} days without a task.${o.scope ? ` ${esc(o.scope)}` : ''}</p>
+<p><strong>${r.findings.length}</strong> finding${r.findings.length === 1 ? '' : 's'}. Approvals: ${a.asked} asked, ${a.approved} approved, ${a.denied} denied, ${a.expired} expired, ${a.pending} pending; time to decide median ${secs(a.medianDecideMs)}, p90 ${secs(a.p90DecideMs)}.</p>
+<p class="muted">Accepting a review records that the agent still needs what it has (in audit) and moves its review date; to take access away, suspend or retire the agent on its page, or narrow the policies.</p>
+<table><thead><tr><th>agent</th><th>review by</th><th>used in the window</th><th>findings</th><th>review</th></tr></thead><tbody>${rows || '<tr><td colspan="5">No agents to review.</td></tr>'}</tbody></table>`,
+    '/console/review',
   );
 }
 

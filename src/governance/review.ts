@@ -236,3 +236,19 @@ function grantableByPolicy(m: Mandate, agent: Agent): string[] {
   }
   return out;
 }
+
+/**
+ * A review accepted: the agent still needs what it has. Recorded (who, when, the dates, why) and
+ * the review date moved to `next` (YYYY-MM-DD, after today). The caller checks who may.
+ */
+export async function acceptReview(m: Pick<Mandate, 'store' | 'audit' | 'clock'>, agent: Agent, actor: string, next: string, note: string | null, via: 'api' | 'console'): Promise<Agent> {
+  const now = m.clock.now();
+  if (agent.status === 'retired') throw new MandateError('invalid_request', `agent ${q(agent.name)} is retired: there is nothing to review`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(next) || next <= new Date(now).toISOString().slice(0, 10)) throw new MandateError('invalid_request', `the next review date ${q(next)} must be a date (YYYY-MM-DD) after today`);
+  const updated = await m.store.updateAgent(agent.id, { reviewBy: next }, now);
+  await m.audit.record({ type: 'review.accept', actor, agentId: agent.id, outcome: 'success', data: { previousReviewBy: agent.reviewBy, reviewBy: next, note, via } });
+  return updated;
+}
+
+/** The date `days` after `now`, as YYYY-MM-DD. */
+export const daysFrom = (now: number, days: number) => new Date(now + days * DAY).toISOString().slice(0, 10);

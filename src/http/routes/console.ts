@@ -13,6 +13,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MandateError } from '../../core/errors.js';
 import { jsonDiff } from '../../core/json-diff.js';
+import { acceptReview, buildReview, daysFrom } from '../../governance/review.js';
+import { since as sinceOf } from './review.js';
 import { explain, type Explanation } from '../../gateway/explain.js';
 import type { Mandate } from '../../mandate.js';
 import { ConsentSessions, type ConsentSession } from '../../oauth/consent-session.js';
@@ -33,6 +35,7 @@ import {
   loginPage,
   pinStatus,
   policiesPage,
+  reviewPage,
   tasksPage,
   tasksRegion,
   toolsPage,
@@ -618,5 +621,50 @@ export function registerConsoleRoutes(app: FastifyInstance, m: Mandate): void {
         return done.length ? `Accepted ${form.upstream}.${form.tool}: agents granted it see and may call it again.` : `${form.upstream}.${form.tool} had no change waiting (someone accepted it already).`;
       });
     return html(reply, flash?.ok ? 200 : 400, await toolsView(p, flash));
+  });
+
+  // ---- access review (the governance loop)
+
+  async function reviewView(p: Person, sinceText: string, flash?: Flash) {
+    const now = m.clock.now();
+    let since: number;
+    try {
+      since = sinceOf(sinceText, now);
+    } catch (err) {
+      if (!(err instanceof MandateError)) throw err;
+      return { status: 400, body: errorPage('Invalid window', err.message, p.viewer) };
+    }
+    const review = await buildReview(m, { since, until: now + 1, staleDays: 30, owner: staff(p.user) ? undefined : p.user.email });
+    const mine = new Set(review.agents.filter((a) => a.owner === p.user.email).map((a) => a.id));
+    return {
+      status: flash && !flash.ok ? 400 : 200,
+      body: reviewPage({ viewer: p.viewer, review, since: sinceText, scope: staff(p.user) ? null : 'You review the agents you own; the security and admin roles review everyone\'s.', canAccept: (id) => staff(p.user) || mine.has(id), flash }),
+    };
+  }
+
+  app.get('/console/review', async (r, reply) => {
+    const p = await person(r, reply);
+    if (!p) return reply;
+    const v = await reviewView(p, fields(r.query).since?.trim() || '30d');
+    return html(reply, v.status, v.body);
+  });
+
+  app.post('/console/review/accept', async (r, reply) => {
+    const c = await change(r, reply);
+    if (!c) return reply;
+    const { p, form } = c;
+    const agent = form.agent ? await m.store.getAgent(form.agent) : null;
+    const days = Number(form.next ?? '90');
+    let flash: Flash;
+    if (!agent) flash = { ok: false, text: 'no such agent' };
+    else if (!mayManage(agent.owner, p.user)) flash = { ok: false, text: `only ${agent.owner} (its owner) or a person with the security or admin role may accept the review of ${agent.name}` };
+    else if (!Number.isInteger(days) || days < 1 || days > 730) flash = { ok: false, text: 'the next review is 1 to 730 days away' };
+    else
+      flash = await attempt(async () => {
+        const done = await acceptReview(m, agent, `user:${p.user.email}`, daysFrom(m.clock.now(), days), null, 'console');
+        return `Review of ${agent.name} accepted; next review by ${done.reviewBy}.`;
+      });
+    const v = await reviewView(p, form.since?.trim() || '30d', flash);
+    return html(reply, v.status, v.body);
   });
 }

@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { MandateError, q } from '../../core/errors.js';
-import { buildReview } from '../../governance/review.js';
+import { acceptReview, buildReview, daysFrom } from '../../governance/review.js';
 import type { Caller } from '../../identity/api-tokens.js';
 import type { Mandate } from '../../mandate.js';
 import { requireCaller } from '../auth.js';
@@ -67,12 +67,8 @@ export function registerReviewRoutes(app: FastifyInstance, m: Mandate): void {
     );
     const agent = await m.agents.get(body.agent);
     if (!sees(caller) && agent.owner !== caller.user?.email) throw new MandateError('forbidden', `only ${agent.owner} (its owner) or a person with the security or admin role may accept the review of ${q(agent.name)}`);
-    if (agent.status === 'retired') throw new MandateError('invalid_request', `agent ${q(agent.name)} is retired: there is nothing to review`);
-    const now = m.clock.now();
-    const next = typeof body.next === 'string' ? body.next : new Date(now + (body.next ?? 90) * DAY).toISOString().slice(0, 10);
-    if (next <= new Date(now).toISOString().slice(0, 10)) throw new MandateError('invalid_request', `the next review date ${next} must be after today`);
-    const updated = await m.store.updateAgent(agent.id, { reviewBy: next }, now);
-    await m.audit.record({ type: 'review.accept', actor: caller.name, agentId: agent.id, outcome: 'success', data: { previousReviewBy: agent.reviewBy, reviewBy: next, note: body.note ?? null } });
+    const next = typeof body.next === 'string' ? body.next : daysFrom(m.clock.now(), body.next ?? 90);
+    const updated = await acceptReview(m, agent, caller.name, next, body.note ?? null, 'api');
     return { agent: updated.id, reviewBy: updated.reviewBy, reviewedBy: caller.name };
   });
 }

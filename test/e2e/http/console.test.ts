@@ -501,3 +501,43 @@ describe('accepting a changed tool definition (rug pull)', () => {
     await client.close();
   });
 });
+
+describe('access review page', () => {
+  it('an owner sees the findings of their agents and accepts a review there (recorded, date moved)', async () => {
+    const agent = await createTestAgent(s, { owner: 'alice@corp.example', name: `reviewed-${process.pid}` });
+    const t = await startTask(s, agent, ['stdio.echo', 'http.echo']);
+    const client = await connectAgent(s, t.token);
+    await client.callTool({ name: 'stdio.echo', arguments: { text: 'used' } });
+    await client.close();
+    await s.m.audit.drain();
+    for (const width of [1280, 390]) {
+      const { context, page } = await signedIn(width);
+      await page.goto(`${s.url}/console/review`);
+      const row = page.locator('tr', { hasText: agent.name });
+      expect(await row.textContent()).toMatch(/granted, never used\s*http\.echo was granted in 1 task\(s\) and never called/);
+      expect(await row.textContent()).toMatch(/stdio\.echo ×1/);
+      expect(await page.textContent('main')).toContain('You review the agents you own');
+      await shot(page, 'review', width);
+      if (width === 1280) {
+        await row.locator('input[name=next]').fill('30');
+        await row.locator('button', { hasText: 'Accept review' }).click();
+        await page.waitForLoadState();
+        expect(await page.textContent('[role=status]')).toMatch(new RegExp(`Review of ${agent.name} accepted; next review by \\d{4}-\\d\\d-\\d\\d`));
+        const [ev] = await s.m.store.listAudit({ type: 'review.accept', agentId: agent.id, limit: 1 });
+        expect(ev).toMatchObject({ actor: 'user:alice@corp.example', data: { via: 'console' } });
+      }
+      expect(errorsOf(page)).toEqual([]);
+      await context.close();
+    }
+    // Bob (security) sees everyone's agents, and may accept for any of them; Alice does not see Bob's.
+    const bobs = await createTestAgent(s, { owner: 'bob@corp.example', name: `bobs-${process.pid}` });
+    const alice = await signedIn();
+    await alice.page.goto(`${s.url}/console/review`);
+    expect(await alice.page.textContent('main')).not.toContain(bobs.name);
+    await alice.context.close();
+    const bob = await signedIn(1280, tokens.Bob);
+    await bob.page.goto(`${s.url}/console/review`);
+    expect(await bob.page.textContent('main')).toContain(agent.name);
+    await bob.context.close();
+  });
+});
