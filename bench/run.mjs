@@ -8,6 +8,7 @@ import { gateway } from './gateway.mjs';
 import { store } from './store.mjs';
 import { scaleout } from './scaleout.mjs';
 import { httpApi } from './httpapi.mjs';
+import { review } from './review.mjs';
 
 const only = process.argv.slice(2);
 const want = (name) => only.length === 0 || only.includes(name);
@@ -34,6 +35,10 @@ if (want('scaleout')) {
 }
 if (want('httpapi')) {
   await httpApi();
+  console.log();
+}
+if (want('review')) {
+  await review();
   console.log();
 }
 if (want('credentials')) {
