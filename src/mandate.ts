@@ -1,6 +1,8 @@
 // The composition root: builds every service from the configuration, wires lifecycle hooks
 // (suspension revokes tasks, reloads clear caches), and owns start and shutdown.
 
+import { Tracing } from './observability/tracing.js';
+import { MANDATE_VERSION } from './core/version.js';
 import { canonicalJson } from './core/canonical-json.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -35,7 +37,7 @@ import { UserService } from './identity/users.js';
 import { SecretBroker } from './secrets/broker.js';
 import { DbRoleManager } from './secrets/db-roles.js';
 import { loadOrCreateRoleKey, TaskDatabases } from './secrets/task-databases.js';
-import { expandValue } from './gateway/upstream-client.js';
+import { expandEnv, expandValue } from './gateway/upstream-client.js';
 import { SigningKeys } from './identity/signing-keys.js';
 import { AccessRequests } from './pdp/access-request.js';
 import { AuthzenPdp } from './pdp/authzen.js';
@@ -232,7 +234,9 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     });
     policy.onReload((version) => void approvals.policyChanged(version).catch((err) => opts.logger?.error({ err }, 'voiding approvals after a policy change failed')));
     const authorizer = new CallAuthorizer(policy, clock);
-    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, faults, logger: opts.logger });
+    const t = config.tracing;
+    const tracing = new Tracing({ ...t, headers: Object.fromEntries(Object.entries(t.headers).map(([k, v]) => [k, expandEnv(v, process.env, `tracing.headers.${k}`)])) }, MANDATE_VERSION);
+    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, faults, logger: opts.logger, tracing });
     // A change of what is only observed is itself a security event: recorded once, by whichever
     // replica starts first with the new settings.
     {
@@ -400,7 +404,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         // Every part is closed even if another fails (a broken store must not keep upstream
         // processes or the port alive); the first failure is reported after.
         let first: unknown;
-        for (const step of [async () => listener?.close(), () => gateway.close(), async () => dbRoles?.close(), () => webhooks.close(), () => m.app.close(), () => upstreams.close(), () => audit.drain(), () => store.close()]) {
+        for (const step of [async () => listener?.close(), () => gateway.close(), async () => dbRoles?.close(), () => webhooks.close(), () => m.app.close(), () => upstreams.close(), () => audit.drain(), () => tracing.close(), () => store.close()]) {
           try {
             await step();
           } catch (err) {

@@ -376,6 +376,20 @@ export const configSchema = z
       .strict()
       .prefault({}),
     approvals: approvalsConfigSchema.prefault({}),
+    /** OpenTelemetry traces (token, tool call, decision, upstream spans) to an OTLP/HTTP collector. */
+    tracing: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** The collector's OTLP/HTTP traces endpoint. */
+        endpoint: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:4318/v1/traces'),
+        /** Headers sent to the collector (`${NAME}` from the environment, e.g. an API key). */
+        headers: z.record(z.string(), z.string()).default({}),
+        serviceName: z.string().min(1).default('mandate'),
+        /** Share of new traces kept (0–1); a trace an agent started follows the agent's sampling decision. */
+        sampleRatio: z.number().min(0).max(1).default(1),
+      })
+      .strict()
+      .prefault({}),
     /** Observe before enforcing: where policy's denials are only recorded. The most specific
      *  setting wins: the tool's `mode`, then its upstream's, then the agent's here, then `mode`.
      *  The task's scope, tool pinning, input schemas and `forbid`s marked `@enforce` always hold. */

@@ -58,6 +58,9 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
   let args = (session.transport?.sentArgumentsOf(extra.requestId) ?? request.params?.arguments ?? {}) as Record<string, unknown>;
   let answer: CallToolResult | undefined;
   let thrown: unknown;
+  // The agent's trace (its `_meta.traceparent`, else the HTTP request's) is the parent.
+  const meta = request.params?._meta as Record<string, unknown> | undefined;
+  const span = gw.tracing.enabled ? gw.tracing.start('mandate.tool_call', { 'mcp.tool': name, 'mandate.agent': session.agent.id, 'mandate.task': session.state.task.id }, gw.tracing.parentFrom(meta?.traceparent ? meta : (extra.requestInfo?.headers as Record<string, unknown> | undefined))) : null;
   try {
     // 1. Parse: the SDK checked the JSON-RPC envelope; the arguments must be a bounded object.
     if (!name) throw protocolError(-32602, 'tools/call needs `name`');
@@ -89,7 +92,9 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     await gw.refreshShared(session.state);
     const calls = session.state.calls.get(tool.name) ?? 0;
     // Observe mode may let through what policy would deny (never the scope): recorded as would-deny.
+    const decideSpan = span && gw.tracing.start('mandate.decide', { 'mcp.tool': tool.name }, span.ctx);
     const decided = gw.enforcement.apply(gw.authorizer.authorize({ agent: session.agent, task: session.state.task, tool, args, calls }), session.agent, tool);
+    gw.tracing.end(decideSpan, { 'mandate.decision': decided.decision, 'mandate.decision_id': decided.id, 'mandate.policy_ids': decided.policyIds.join(','), 'mandate.would_deny': decided.wouldDeny ? true : undefined });
     decision = decided;
     resources = decided.resources;
     if (decided.args) args = decided.args;
@@ -158,7 +163,17 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
         // answer that carries a credential on purpose (policy permitted `<db>.connect`).
         const r = await gw.runDatabaseTool(tool, session.state.task, args);
         result = tool.remoteName === 'connect' ? r : redactKnownValues(r);
-      } else result = redactKnownValues(await session.forwardToolCall(tool, args, extra, request.params?._meta as Record<string, unknown> | undefined));
+      } else {
+        // The upstream span's context goes on in `_meta` (the agent's own traceparent is replaced by its child).
+        const up = span && gw.tracing.start('mandate.upstream', { 'mandate.upstream': tool.upstream, 'mcp.tool': tool.remoteName }, span.ctx);
+        try {
+          result = redactKnownValues(await session.forwardToolCall(tool, args, extra, up ? { ...meta, ...gw.tracing.inject(up) } : meta));
+          gw.tracing.end(up, { 'mcp.is_error': Boolean(result.isError) });
+        } catch (err) {
+          gw.tracing.end(up, {}, (err as Error).message);
+          throw err;
+        }
+      }
     } catch (err) {
       // A JSON-RPC error the upstream answered stays a protocol error for the agent, with its
       // code, message and data, as it would be on a direct connection. (Timeouts and lost
@@ -227,6 +242,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
       // A refusal stays as it was (nothing ran); a call that ran is not answered unrecorded.
       if (!thrown && (decisionEvent || !answer?.isError)) answer = textResult(`error: the outcome of ${q(name)} could not be recorded (${(err as Error).message}); the call was made: do not repeat it blindly`);
     }
+    gw.tracing.end(span, { 'mandate.decision': decision?.decision ?? 'deny', 'mandate.outcome': outcome, 'mandate.upstream': upstream ?? undefined }, outcome === 'error' ? (reason ?? 'error') : undefined);
     if (thrown) throw thrown;
     return answer!;
   }

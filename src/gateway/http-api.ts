@@ -184,6 +184,7 @@ export class HttpApiGateway {
     let decisionEvent: string | null = null;
     const result: Outcome = { status: 500, outcome: 'error', reason: null };
     let answer: { status: number; headers: Record<string, string>; body: Buffer } | undefined;
+    const span = gw.tracing.enabled ? gw.tracing.start('mandate.http_call', { 'mandate.tool': tool.name, 'mandate.agent': agent.id, 'mandate.task': state.task.id, 'http.request.method': c.http.method }, gw.tracing.parentFrom(c.req.headers as Record<string, unknown>)) : null;
     const abort = new AbortController();
     c.req.once('close', () => {
       if (!res.writableFinished) abort.abort();
@@ -198,7 +199,9 @@ export class HttpApiGateway {
     try {
       // 4. Decide: the task's grants of this method (path, constraints, limit), then Cedar.
       await gw.refreshShared(state);
+      const decideSpan = span && gw.tracing.start('mandate.decide', { 'mandate.tool': tool.name }, span.ctx);
       const decided = gw.enforcement.apply(gw.authorizer.authorizeHttp({ agent, task: state.task, tool, args: c.args, http: c.http, resource: c.resource, callsOf: (g) => state.calls.get(g) ?? 0 }), agent, tool);
+      gw.tracing.end(decideSpan, { 'mandate.decision': decided.decision, 'mandate.decision_id': decided.id, 'mandate.policy_ids': decided.policyIds.join(','), 'mandate.would_deny': decided.wouldDeny ? true : undefined });
       decision = decided;
       grant = decided.grant;
 
@@ -239,8 +242,17 @@ export class HttpApiGateway {
       }
 
       // 7. Forward exactly what was checked; an expired OAuth token is replaced once.
-      let r = await this.forward(c, upstreamHeaders, abort.signal);
-      if (r.status === 401 && auth.invalidate()) r = await this.forward(c, await auth.headers(), abort.signal);
+      const up = span && gw.tracing.start('mandate.upstream', { 'mandate.upstream': c.name, 'http.request.method': c.http.method }, span.ctx);
+      const trace = gw.tracing.inject(up);
+      let r: Response;
+      try {
+        r = await this.forward(c, { ...upstreamHeaders, ...trace }, abort.signal);
+        if (r.status === 401 && auth.invalidate()) r = await this.forward(c, { ...(await auth.headers()), ...trace }, abort.signal);
+        gw.tracing.end(up, { 'http.response.status_code': r.status });
+      } catch (err) {
+        gw.tracing.end(up, {}, (err as Error).message);
+        throw err;
+      }
       if (r.status === 401) {
         void r.body?.cancel().catch(() => undefined);
         return refuse(502, 'bad_gateway', 'error', `the ${c.name} API refused Mandate's credential for it (401): the operator should check upstreams.${c.name}.auth and its secret`);
@@ -300,6 +312,7 @@ export class HttpApiGateway {
         gw.faults.note('audit http call outcome', err);
         if (decisionEvent) refuse(503, 'storage_unavailable', 'error', `the outcome of this request could not be recorded (${(err as Error).message}); it was sent to the API: do not repeat it blindly`);
       }
+      gw.tracing.end(span, { 'mandate.decision': decision?.decision ?? 'deny', 'mandate.outcome': result.outcome, 'http.response.status_code': answer?.status ?? result.status }, result.outcome === 'error' ? (result.reason ?? 'error') : undefined);
       if (answer && !res.headersSent) {
         if (decision) answer.headers['x-mandate-decision'] = decision.id;
         res.writeHead(answer.status, { ...answer.headers, 'content-length': String(answer.body.length) });

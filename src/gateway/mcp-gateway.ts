@@ -4,6 +4,7 @@
 // here and in the one authorizer; the data path of a call is `call-tool.ts`.
 
 import { Enforcement } from './observe.js';
+import { Tracing } from '../observability/tracing.js';
 import { randomUUID } from 'node:crypto';
 import { isInitializeRequest, type Prompt, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -64,6 +65,8 @@ export interface GatewayDeps {
   dpop: DpopVerifier;
   faults: BackgroundFaults;
   logger?: Logger | undefined;
+  /** OpenTelemetry spans (off: every call is a no-op). */
+  tracing?: Tracing | undefined;
 }
 
 export class McpGateway {
@@ -76,6 +79,7 @@ export class McpGateway {
   readonly authorizer: CallAuthorizer;
   /** Observe mode: which policy denials only get recorded (see observe.ts). */
   readonly enforcement: Enforcement;
+  readonly tracing: Tracing;
   readonly credentials: CredentialService;
   readonly upstreams: UpstreamManager;
   readonly audit: AuditLog;
@@ -92,6 +96,7 @@ export class McpGateway {
     this.tools = d.tools;
     this.authorizer = d.authorizer;
     this.enforcement = new Enforcement(d.config, d.policy);
+    this.tracing = d.tracing ?? new Tracing({ enabled: false, endpoint: '', headers: {}, serviceName: 'mandate', sampleRatio: 1 }, '0');
     this.credentials = d.credentials;
     this.upstreams = d.upstreams;
     this.audit = d.audit;

@@ -158,6 +158,11 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
   app.post('/oauth/token', async (req, reply) => {
     noStore(reply);
     const params = form(req);
+    const tracing = m.gateway.tracing;
+    if (tracing.enabled) {
+      const span = tracing.start('mandate.token', { 'oauth.grant_type': params.grant_type ?? '' }, tracing.parentFrom(req.headers as Record<string, unknown>));
+      reply.raw.once('finish', () => tracing.end(span, { 'http.response.status_code': reply.statusCode }, reply.statusCode >= 400 ? `refused (${reply.statusCode})` : undefined));
+    }
     if (!params.grant_type) throw new MandateError('invalid_request', '`grant_type` is required (client_credentials, authorization_code, refresh_token or token exchange)');
     if (params.grant_type === TOKEN_EXCHANGE) return delegate(req, reply, params);
     // The standard MCP flow (stock clients): a code from the consent page, then refresh tokens.
