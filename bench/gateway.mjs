@@ -75,7 +75,7 @@ async function compare(direct, via, n, fnDirect, fnVia, pid) {
 }
 
 /** Starts a Mandate build (`root`, built) on CPU 0 fronting the upstream; an agent and a task granting echo and the 100 tools. */
-async function startMandate(root, tmp, name, upPort, manyTools, children) {
+export async function startMandate(root, tmp, name, upPort, manyTools, children, extraConfig = []) {
   const { mkdirSync } = await import('node:fs');
   const dir = join(tmp, name);
   const port = await freePort();
@@ -97,6 +97,7 @@ async function startMandate(root, tmp, name, upPort, manyTools, children) {
       `    command: ${process.execPath}`,
       `    args: [${join(ROOT, 'bench/servers/many-tools.mjs')}]`,
       '    sharing: shared',
+      ...extraConfig,
     ].join('\n'),
   );
   const [mcmd, margs] = pinned(0, process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), join(root, 'dist/cli/main.js'), '--config', cfg, '--data-dir', dataDir, 'serve', '--port', String(port)]);
@@ -117,7 +118,7 @@ async function startMandate(root, tmp, name, upPort, manyTools, children) {
 }
 
 /** Direct calls and calls through each Mandate build, interleaved in blocks of 50 (builds alternating which goes first), with each build's CPU per call. */
-async function compareBuilds(direct, vias, n, fnDirect, fnVia, pids) {
+export async function compareBuilds(direct, vias, n, fnDirect, fnVia, pids) {
   for (let i = 0; i < 200; i++) {
     await fnDirect(direct, i);
     for (const v of vias) await fnVia(v, i);

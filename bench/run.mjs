@@ -9,6 +9,7 @@ import { store } from './store.mjs';
 import { scaleout } from './scaleout.mjs';
 import { httpApi } from './httpapi.mjs';
 import { review } from './review.mjs';
+import { observability } from './observability.mjs';
 
 const only = process.argv.slice(2);
 const want = (name) => only.length === 0 || only.includes(name);
@@ -35,6 +36,10 @@ if (want('scaleout')) {
 }
 if (want('httpapi')) {
   await httpApi();
+  console.log();
+}
+if (want('observability')) {
+  await observability();
   console.log();
 }
 if (want('review')) {
