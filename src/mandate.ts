@@ -2,6 +2,7 @@
 // (suspension revokes tasks, reloads clear caches), and owns start and shutdown.
 
 import { Tracing } from './observability/tracing.js';
+import { ProvenanceTracker } from './provenance/tracker.js';
 import { MANDATE_VERSION } from './core/version.js';
 import { canonicalJson } from './core/canonical-json.js';
 import type { FastifyInstance } from 'fastify';
@@ -236,7 +237,8 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     const authorizer = new CallAuthorizer(policy, clock);
     const t = config.tracing;
     const tracing = new Tracing({ ...t, headers: Object.fromEntries(Object.entries(t.headers).map(([k, v]) => [k, expandEnv(v, process.env, `tracing.headers.${k}`)])) }, MANDATE_VERSION);
-    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, faults, logger: opts.logger, tracing });
+    const provenance = config.provenance.enabled ? new ProvenanceTracker(store, keys.derive('provenance'), { cap: config.provenance.maxValuesPerTask, perResult: config.provenance.maxValuesPerResult }) : null;
+    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, faults, logger: opts.logger, tracing, provenance });
     // A change of what is only observed is itself a security event: recorded once, by whichever
     // replica starts first with the new settings.
     {
@@ -382,6 +384,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
           await store.pruneMcpSessions(now - (config.tasks.maxTtl + 60) * 1000);
           // Codes and refresh tokens past their life (a replayed one is recognised until then).
           await store.pruneOAuth(now - 24 * 3600_000);
+          await store.pruneTaskValues();
           await store.checkpoint();
           const free = await store.freeBytes();
           if (free !== null && free < config.storage.lowDiskMb * 1024 * 1024) {

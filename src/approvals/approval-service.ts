@@ -65,7 +65,7 @@ export class ApprovalService {
   // ------------------------------------------------------------------ requests
 
   /** The approval for one exact tool call: the live one for the same action, or a new one. */
-  async forToolCall(p: { task: Task; agent: Agent; tool: ToolSpec; args: Record<string, unknown>; decision: Decision }): Promise<{ approval: Approval; hash: string; created: boolean }> {
+  async forToolCall(p: { task: Task; agent: Agent; tool: ToolSpec; args: Record<string, unknown>; decision: Decision; provenance?: { provenance: Record<string, string[]>; untrustedArgs: string[]; origins: Record<string, string> } | undefined }): Promise<{ approval: Approval; hash: string; created: boolean }> {
     const hash = actionHash({ taskId: p.task.id, agentId: p.agent.id, tool: p.tool.name, args: p.args, policyVersion: p.decision.policyVersion });
     const live = await this.d.store.findLiveApproval(hash, this.d.clock.now());
     if (live) return { approval: live, hash, created: false };
@@ -84,7 +84,8 @@ export class ApprovalService {
       policyVersion: p.decision.policyVersion,
       approvers: req.approvers,
       quorum: req.quorum,
-      data: { decisionId: p.decision.id },
+      // Where the values come from, for the approver (an argument only an untrusted result showed, and which call).
+      data: { decisionId: p.decision.id, ...(p.provenance && Object.keys(p.provenance.provenance).length ? { provenance: p.provenance } : {}) },
     });
     return { approval, hash, created: true };
   }

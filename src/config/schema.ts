@@ -30,6 +30,8 @@ export const toolConfigSchema = z
     additionalArguments: z.enum(['allow', 'refuse']).optional(),
     /** `observe`: calls of this tool that policy would deny run and are audited as would-deny (see `enforcement`); overrides the upstream's `mode`. */
     mode: z.enum(['enforce', 'observe']).optional(),
+    /** Whose words its results are: `trusted` (this organisation's own records) or `untrusted` (content others wrote: mail, web, files, chat, search); overrides the upstream's `trust`. */
+    trust: z.enum(['trusted', 'untrusted']).optional(),
   })
   .strict();
 
@@ -179,6 +181,8 @@ export const upstreamConfigSchema = z
     tools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'tool names use letters, digits, `_`, `.` and `-`'), toolConfigSchema).default({}),
     /** `observe`: calls of this upstream's tools that policy would deny run and are audited as would-deny (see `enforcement`). */
     mode: z.enum(['enforce', 'observe']).optional(),
+    /** Default `trust` of its tools' results (`untrusted` unless set: see provenance in docs/policies.md). */
+    trust: z.enum(['trusted', 'untrusted']).default('untrusted'),
   })
   .strict()
   .refine((u) => !(u.command && u.url), { message: 'an upstream has either `command` (stdio) or `url` (streamable HTTP), not both' })
@@ -387,6 +391,17 @@ export const configSchema = z
         serviceName: z.string().min(1).default('mandate'),
         /** Share of new traces kept (0–1); a trace an agent started follows the agent's sampling decision. */
         sampleRatio: z.number().min(0).max(1).default(1),
+      })
+      .strict()
+      .prefault({}),
+    /** Provenance of argument values: which values tool results showed a task, for `context.provenance` and `context.untrustedArgs`. */
+    provenance: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Values kept per task (and the tasks delegated from it). */
+        maxValuesPerTask: z.number().int().min(100).max(1_000_000).default(50_000),
+        /** Values taken from one tool result. */
+        maxValuesPerResult: z.number().int().min(10).max(100_000).default(2_000),
       })
       .strict()
       .prefault({}),

@@ -87,6 +87,18 @@ ${o.oidc ? `<form method="post" action="/console/oidc">${hidden('login_token', o
 
 // ---- approvals
 
+/** Where the action's values come from, when some come only from content others wrote. */
+function provenanceNote(a: Approval): string {
+  const p = (a.data as { provenance?: { provenance: Record<string, string[]>; untrustedArgs: string[]; origins: Record<string, string> } }).provenance;
+  if (!p) return '';
+  const rows = Object.entries(p.provenance)
+    .map(([arg, labels]) => `<tr><th scope="row"><code>${esc(arg)}</code></th><td>${p.untrustedArgs.includes(arg) ? `<span class="tag loud">only in content others wrote</span> first shown by ${esc(p.origins[arg] ?? 'an earlier result')}` : labels.map((l) => `<span class="tag">${esc(PROVENANCE_LABEL[l] ?? l)}</span>`).join(' ')}</td></tr>`)
+    .join('');
+  return `<p class="muted">Where the values come from${p.untrustedArgs.length ? ' — <strong>check the marked ones: an instruction hidden in that content may have chosen them</strong>' : ''}:</p><table>${rows}</table>`;
+}
+
+const PROVENANCE_LABEL: Record<string, string> = { intent: "the task's intent", scope: "the task's scope", trusted: 'a trusted result', untrusted: 'an untrusted result', new: 'seen nowhere before' };
+
 function approvalCard(a: Approval, owner: string | null, csrf: string): string {
   const approvals = a.decisions.filter((d) => d.decision === 'approve');
   const loud = a.kind === 'breakglass';
@@ -99,6 +111,7 @@ function approvalCard(a: Approval, owner: string | null, csrf: string): string {
 <tr><th scope="row">approvers</th><td>${esc(a.approvers.join(' or '))}; <strong>${approvals.length} of ${a.quorum}</strong> approval${a.quorum > 1 ? 's' : ''}${approvals.length ? ` (${approvals.map((d) => esc(d.by)).join(', ')})` : ''}${loud ? ', never the requester' : ''}</td></tr>
 <tr><th scope="row">expires</th><td>${esc(when(a.expiresAt))}</td></tr></table>
 ${a.args !== null && a.args !== undefined ? `<p class="muted">The exact action (sensitive arguments redacted):</p><pre>${esc(JSON.stringify(a.args, null, 2))}</pre>` : ''}
+${provenanceNote(a)}
 <form method="post" action="/console/approvals/${esc(encodeURIComponent(a.id))}">${hidden('csrf', csrf)}
 <label for="reason-${esc(a.id)}">Reason (shown to the agent and in audit)</label><input type="text" id="reason-${esc(a.id)}" name="reason" maxlength="500">
 <button class="primary" type="submit" name="decision" value="approve">Approve</button><button class="danger" type="submit" name="decision" value="deny">Deny</button></form></section>`;

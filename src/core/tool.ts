@@ -39,6 +39,8 @@ export interface ToolSpec {
   method?: string;
   /** Why the tool is hidden and denied (its definition changed upstream and awaits acceptance), or null. */
   blocked: string | null;
+  /** Whose words its results are (provenance); absent means `untrusted`. */
+  trust?: 'trusted' | 'untrusted' | undefined;
 }
 
 export interface ToolLookup {

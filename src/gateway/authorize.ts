@@ -15,6 +15,7 @@ import type { Agent, Task } from '../storage/types.js';
 import { checkCallScope, checkHttpScope, type HttpCallArgs } from '../tasks/scope.js';
 import { globMatch, normaliseResource } from '../tasks/resource-uri.js';
 import { q } from '../core/errors.js';
+import type { CallProvenance } from '../provenance/tracker.js';
 
 export const SCOPE_POLICY_ID = 'mandate:task-scope';
 export const INPUT_SCHEMA_POLICY_ID = 'mandate:input-schema';
@@ -28,6 +29,8 @@ export interface CallRequest {
   args: Record<string, unknown>;
   /** Calls of this tool already made in the task. */
   calls: number;
+  /** Where each argument's value appears (provenance); none when not tracked. */
+  provenance?: CallProvenance | undefined;
 }
 
 /** `context.http` of a request to an HTTP API (see HTTP_CONTEXT in policy/compile.ts). */
@@ -64,6 +67,14 @@ export function breakGlass(d: Decision): Decision {
     return { ...rest, decision: 'allow', policyIds: [...d.policyIds, BREAK_GLASS_POLICY_ID], reasons: [`break-glass: ${d.decision === 'approval_required' ? 'approval gate' : 'default deny'} lifted for this emergency task`] };
   }
   return d;
+}
+
+/** `context.provenance` (arguments the tool's schema declares) and `context.untrustedArgs`. */
+function provenanceContext(argType: { attrs: Record<string, unknown> } | undefined, p: CallProvenance | undefined): { provenance: CedarValueJson; untrustedArgs: CedarValueJson } {
+  if (!p || !argType) return { provenance: {}, untrustedArgs: [] };
+  const provenance: Record<string, CedarValueJson> = {};
+  for (const [k, v] of Object.entries(p.provenance)) if (Object.hasOwn(argType.attrs, k)) provenance[k] = v;
+  return { provenance, untrustedArgs: p.untrustedArgs };
 }
 
 export class CallAuthorizer {
@@ -115,6 +126,7 @@ export class CallAuthorizer {
         resources: scope.resources,
         calls: req.calls,
         args: cedarArgs,
+        ...provenanceContext(argType, req.provenance),
       },
       entities: [agentEntity(agent), toolEntity(tool)],
     });
@@ -128,7 +140,7 @@ export class CallAuthorizer {
    * the config gives one, then Cedar with `context.http` and the JSON body as `context.args`.
    * `grant` is the grant the call is counted against.
    */
-  authorizeHttp(req: { agent: Agent; task: Task; tool: ToolSpec; args: HttpCallArgs; http: HttpContext; resource: string; callsOf: (grant: string) => number }): CallDecision & { grant: string | null } {
+  authorizeHttp(req: { agent: Agent; task: Task; tool: ToolSpec; args: HttpCallArgs; http: HttpContext; resource: string; callsOf: (grant: string) => number; provenance?: CallProvenance | undefined }): CallDecision & { grant: string | null } {
     const { agent, task, tool, args } = req;
     const scope = checkHttpScope(task.scope, tool, args, req.callsOf);
     if (!scope.ok) return { ...this.denied(scope.reasons, [req.resource]), grant: null };
@@ -157,6 +169,7 @@ export class CallAuthorizer {
         resources: [req.resource],
         calls: req.callsOf(scope.grant!),
         args: cedarArgs,
+        ...provenanceContext(argType, req.provenance),
         http: req.http as unknown as CedarValueJson,
       },
       entities: [agentEntity(agent), toolEntity(tool)],
@@ -210,7 +223,7 @@ export class CallAuthorizer {
         context: { task: taskInfo(task), time: timeContext(this.clock.now()), resources: [], calls: 0 },
         entities: [agentEntity(agent), toolEntity(tool)],
       },
-      ['args', 'resources', 'calls'],
+      ['args', 'resources', 'calls', 'provenance', 'untrustedArgs'],
     );
   }
 

@@ -16,6 +16,7 @@ import { redactKnownValues } from '../audit/redact.js';
 import { SCOPE_POLICY_ID } from './authorize.js';
 import { protocolError, protocolErrorOf, unprefixed } from './protocol-error.js';
 import type { AgentSession, RequestExtra } from './agent-session.js';
+import type { CallProvenance } from '../provenance/tracker.js';
 
 const MAX_ARGS_BYTES = 1024 * 1024;
 
@@ -58,6 +59,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
   let args = (session.transport?.sentArgumentsOf(extra.requestId) ?? request.params?.arguments ?? {}) as Record<string, unknown>;
   let answer: CallToolResult | undefined;
   let thrown: unknown;
+  let provenance: CallProvenance | undefined;
   // The agent's trace (its `_meta.traceparent`, else the HTTP request's) is the parent.
   const meta = request.params?._meta as Record<string, unknown> | undefined;
   const span = gw.tracing.enabled ? gw.tracing.start('mandate.tool_call', { 'mcp.tool': name, 'mandate.agent': session.agent.id, 'mandate.task': session.state.task.id }, gw.tracing.parentFrom(meta?.traceparent ? meta : (extra.requestInfo?.headers as Record<string, unknown> | undefined))) : null;
@@ -93,7 +95,9 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     const calls = session.state.calls.get(tool.name) ?? 0;
     // Observe mode may let through what policy would deny (never the scope): recorded as would-deny.
     const decideSpan = span && gw.tracing.start('mandate.decide', { 'mcp.tool': tool.name }, span.ctx);
-    const decided = gw.enforcement.apply(gw.authorizer.authorize({ agent: session.agent, task: session.state.task, tool, args, calls }), session.agent, tool);
+    // Where each argument's value appears: the intent, the scope, results the task was shown.
+    provenance = gw.provenance ? await gw.provenance.of(session.state.task, args) : undefined;
+    const decided = gw.enforcement.apply(gw.authorizer.authorize({ agent: session.agent, task: session.state.task, tool, args, calls, provenance }), session.agent, tool);
     gw.tracing.end(decideSpan, { 'mandate.decision': decided.decision, 'mandate.decision_id': decided.id, 'mandate.policy_ids': decided.policyIds.join(','), 'mandate.would_deny': decided.wouldDeny ? true : undefined });
     decision = decided;
     resources = decided.resources;
@@ -102,7 +106,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     // 6. Approval: a gated call waits (bounded) for a human's yes to this exact action, and
     //    consumes it once; otherwise the agent is told which approval to wait for.
     if (decision.decision === 'approval_required') {
-      const gate = await gw.approvals.forToolCall({ task: session.state.task, agent: session.agent, tool, args, decision });
+      const gate = await gw.approvals.forToolCall({ task: session.state.task, agent: session.agent, tool, args, decision, provenance });
       approvalId = gate.approval.id;
       let a = gate.approval;
       if (a.status === 'pending') {
@@ -201,7 +205,20 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
       return (answer = textResult(`error: the result of ${q(name)} is ${size} bytes, over the ${limit}-byte limit`));
     }
 
-    // 8. Classify: the task now carries the classification of what it read (taint).
+    // 8. Provenance: what this result showed the agent is recorded before the agent sees it
+    //    (a value it passes back later is then known to come from here); if it cannot be
+    //    recorded, the result is withheld (fail closed: the value would otherwise look new).
+    if (gw.provenance) {
+      try {
+        await gw.provenance.record(session.state.task, tool, result, `${tool.name} (decision ${decision.id})`);
+      } catch (err) {
+        outcome = 'error';
+        reason = `the provenance of the result could not be recorded (${(err as Error).message}); the call was made but its result is withheld: do not repeat it blindly`;
+        return (answer = textResult(`error: ${reason}`));
+      }
+    }
+
+    // 9. Classify: the task now carries the classification of what it read (taint).
     await gw.taint(session.state, tool.classification);
     outcome = result.isError ? 'tool_error' : 'success';
     return (answer = result);
@@ -219,7 +236,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     reason = decisionEvent === null && err instanceof MandateError && err.code === 'storage_unavailable' ? `${err.message}; the call was not forwarded` : gw.describeUpstreamError(err, upstream);
     return (answer = textResult(`error: ${reason}`));
   } finally {
-    // 9. Outcome: who, on whose behalf, which task and intent, what, the decision, the outcome,
+    // 10. Outcome: who, on whose behalf, which task and intent, what, the decision, the outcome,
     //    latency, linked to the write-ahead decision event. Awaited: the agent gets no answer the
     //    log does not hold; if it cannot be written, the agent is told the outcome is unrecorded.
     try {
@@ -231,7 +248,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
         decision: decision?.decision ?? 'deny',
         outcome,
         data: {
-          ...callData(session, name, upstream, args, resources, decision, approvalId, reason),
+          ...callData(session, name, upstream, args, resources, decision, approvalId, reason, provenance),
           decisionEvent,
           error: outcome === 'error' ? reason : null,
           latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
@@ -249,7 +266,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
 }
 
 /** What the decision event (before forwarding) and the outcome event (after) both say about a call. */
-function callData(session: AgentSession, name: string, upstream: string | null, args: Record<string, unknown>, resources: string[], decision: Decision | undefined, approvalId: string | null, reason: string | null): Record<string, unknown> {
+function callData(session: AgentSession, name: string, upstream: string | null, args: Record<string, unknown>, resources: string[], decision: Decision | undefined, approvalId: string | null, reason: string | null, provenance?: CallProvenance): Record<string, unknown> {
   const gw = session.gateway;
   const task = session.state.task;
   return {
@@ -265,6 +282,7 @@ function callData(session: AgentSession, name: string, upstream: string | null, 
     policyVersion: decision?.policyVersion ?? gw.policyVersion(),
     approval: approvalId,
     ...(decision && 'wouldDeny' in decision && decision.wouldDeny ? { wouldDeny: decision.wouldDeny } : {}),
+    ...(provenance?.untrustedArgs.length ? { untrustedArgs: provenance.untrustedArgs } : {}),
     ...(task.breakGlass ? { breakGlass: true } : {}),
     ...(task.parentId ? { parentTask: task.parentId, depth: task.depth, actingFor: task.chain?.slice(1) ?? [] } : {}),
   };

@@ -73,6 +73,7 @@ function builtInTools(upstream: string, u: UpstreamConfig): ToolSpec[] {
         // The JSON body's schema, when the config gives one (policy sees the body as `context.args`).
         inputSchema: cfg?.inputSchema,
         additionalArguments: cfg?.additionalArguments ?? u.additionalArguments,
+        trust: cfg?.trust ?? u.trust,
       };
     });
   }
@@ -89,6 +90,7 @@ function builtInTools(upstream: string, u: UpstreamConfig): ToolSpec[] {
       tags: q?.tags ?? [],
       inputSchema: QUERY_SCHEMA,
       additionalArguments: 'refuse',
+      trust: q?.trust ?? u.trust,
     },
     {
       ...base,
@@ -178,6 +180,7 @@ export class ToolCatalog implements ToolLookup {
           tags: cfg?.tags ?? [],
           sensitive: cfg?.sensitive ?? [],
           additionalArguments: cfg?.additionalArguments ?? u.additionalArguments ?? 'refuse',
+          trust: cfg?.trust ?? u.trust,
           inputSchema: d?.inputSchema ?? cfg?.inputSchema,
           resources: { ...upstreamResources(u, d?.inputSchema ?? cfg?.inputSchema), ...(cfg?.resources ?? {}) },
           annotations: d?.annotations,

@@ -5,6 +5,7 @@
 
 import { Enforcement } from './observe.js';
 import { Tracing } from '../observability/tracing.js';
+import type { ProvenanceTracker } from '../provenance/tracker.js';
 import { randomUUID } from 'node:crypto';
 import { isInitializeRequest, type Prompt, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -67,6 +68,8 @@ export interface GatewayDeps {
   logger?: Logger | undefined;
   /** OpenTelemetry spans (off: every call is a no-op). */
   tracing?: Tracing | undefined;
+  /** Provenance of argument values (null: off). */
+  provenance?: ProvenanceTracker | null | undefined;
 }
 
 export class McpGateway {
@@ -80,6 +83,7 @@ export class McpGateway {
   /** Observe mode: which policy denials only get recorded (see observe.ts). */
   readonly enforcement: Enforcement;
   readonly tracing: Tracing;
+  readonly provenance: ProvenanceTracker | null;
   readonly credentials: CredentialService;
   readonly upstreams: UpstreamManager;
   readonly audit: AuditLog;
@@ -96,6 +100,7 @@ export class McpGateway {
     this.tools = d.tools;
     this.authorizer = d.authorizer;
     this.enforcement = new Enforcement(d.config, d.policy);
+    this.provenance = d.provenance ?? null;
     this.tracing = d.tracing ?? new Tracing({ enabled: false, endpoint: '', headers: {}, serviceName: 'mandate', sampleRatio: 1 }, '0');
     this.credentials = d.credentials;
     this.upstreams = d.upstreams;

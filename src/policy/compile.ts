@@ -53,6 +53,14 @@ const REQUIRED_FOR_TOOLS = ['TaskInfo', 'TimeInfo'];
  */
 export const HTTP_CONTEXT = '{ "method": String, "path": String, "query": Set<String>, "queryString": String, "headers": Set<String>, "contentType": String, "bodyBytes": Long }';
 
+/**
+ * `context.provenance` of a tool: per argument, where its value appears (`intent`, `scope`,
+ * `trusted`, `untrusted`, `new`; see src/provenance). Present for arguments that carry a value.
+ */
+function provenanceType(args: Extract<CedarType, { kind: 'Record' }>): string {
+  return `{ ${Object.keys(args.attrs).map((k) => `${JSON.stringify(k)}?: Set<String>`).join(', ')} }`;
+}
+
 /** The generated part of the schema: one action per tool, in `call` and its risk class. */
 export function toolActionsSchema(tools: ToolSpec[]): { text: string; argTypes: Map<string, Extract<CedarType, { kind: 'Record' }>> } {
   const argTypes = new Map<string, Extract<CedarType, { kind: 'Record' }>>();
@@ -65,7 +73,7 @@ export function toolActionsSchema(tools: ToolSpec[]): { text: string; argTypes: 
       `action ${JSON.stringify(tool.name)} in ["call", ${JSON.stringify(tool.risk)}] appliesTo {`,
       '  principal: [Agent],',
       '  resource: [Tool],',
-      `  context: { "task": TaskInfo, "time": TimeInfo, "resources": Set<String>, "calls": Long, "args": ${renderCedarType(args)}${tool.kind === 'http' ? `, "http": ${HTTP_CONTEXT}` : ''} }`,
+      `  context: { "task": TaskInfo, "time": TimeInfo, "resources": Set<String>, "calls": Long, "args": ${renderCedarType(args)}, "provenance": ${provenanceType(args)}, "untrustedArgs": Set<String>${tool.kind === 'http' ? `, "http": ${HTTP_CONTEXT}` : ''} }`,
       '};',
     );
   }

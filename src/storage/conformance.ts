@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError } from './errors.js';
 import {
   GENESIS_HASH,
+  VALUE_TRUSTED,
+  VALUE_UNTRUSTED,
   type Agent,
   type Approval,
   type AuditEventInput,
@@ -275,6 +277,31 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
       it('lets exactly one of many concurrent uses win', async () => {
         const results = await Promise.all(Array.from({ length: 20 }, () => store.useOnce('jti:race', 100, 1)));
         expect(results.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
+    describe('task values (provenance)', () => {
+      const aid = 'spiffe://test.local/agent/a';
+      beforeEach(async () => {
+        await store.insertAgent(agent('a'));
+        await store.insertTask(task('t1', aid));
+        await store.insertTask(task('t2', aid, { status: 'completed' }));
+      });
+
+      it('records values once per task, adds sources, keeps the first origin, and stops at the cap', async () => {
+        expect(await store.addTaskValues('t1', ['k1', 'k2', 'k2'], VALUE_UNTRUSTED, 'call-1', 3)).toBe(2);
+        expect(await store.addTaskValues('t1', ['k2', 'k3', 'k4'], VALUE_TRUSTED, 'call-2', 3)).toBe(1);
+        const got = await store.taskValues('t1', ['k1', 'k2', 'k3', 'k4', 'k5']);
+        expect(Object.fromEntries(got)).toEqual({ k1: { sources: VALUE_UNTRUSTED, origin: 'call-1' }, k2: { sources: VALUE_UNTRUSTED | VALUE_TRUSTED, origin: 'call-1' }, k3: { sources: VALUE_TRUSTED, origin: 'call-2' } });
+        expect((await store.taskValues('t2', ['k1'])).size).toBe(0);
+        expect((await store.taskValues('t1', [])).size).toBe(0);
+      });
+
+      it('drops the values of tasks that are over', async () => {
+        await store.addTaskValues('t1', ['a'], VALUE_UNTRUSTED, 'c', 10);
+        await store.addTaskValues('t2', ['b'], VALUE_UNTRUSTED, 'c', 10);
+        expect(await store.pruneTaskValues()).toBe(1);
+        expect((await store.taskValues('t1', ['a'])).size).toBe(1);
       });
     });
 

@@ -305,6 +305,24 @@ export interface OAuthStore {
   pruneOAuth(before: number): Promise<number>;
 }
 
+/** Where a value a task was shown came from (bits). */
+export const VALUE_UNTRUSTED = 1;
+export const VALUE_TRUSTED = 2;
+
+/** Provenance: keyed hashes of the values tool results showed a task (see src/provenance). */
+export interface TaskValueStore {
+  /**
+   * Records values shown to a task (`origin`: the call that showed them), adding `source` to
+   * values already there; at most `cap` values per task (the rest are not recorded). Returns how
+   * many are new.
+   */
+  addTaskValues(taskId: string, keys: string[], source: number, origin: string, cap: number): Promise<number>;
+  /** The sources and first origin of those of `keys` the task was shown. */
+  taskValues(taskId: string, keys: string[]): Promise<Map<string, { sources: number; origin: string }>>;
+  /** Drops the values of tasks that are over (ended, revoked, expired). Returns how many rows went. */
+  pruneTaskValues(): Promise<number>;
+}
+
 export type UserStatus = 'active' | 'disabled';
 
 /** A person who approves (and may use the CLI): authenticated by a personal token, stored hashed. */
@@ -478,6 +496,7 @@ export interface Store
     UserStore,
     ApprovalStore,
     McpSessionStore,
+    TaskValueStore,
     OAuthStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Why the store must not be used to decide anything (corrupted, deleted or replaced under us), or null. */

@@ -1135,7 +1135,36 @@ export class PostgresStore implements Store {
     return (r?.n as number | undefined) ?? 0;
   }
 
-  async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {
+  async addTaskValues(taskId: string, keys: string[], source: number, origin: string, cap: number): Promise<number> {
+    if (!keys.length) return 0;
+    // One statement: values already there gain the source; new ones go in while the task is under its cap.
+    const [r] = (
+      await this.exec(
+        `WITH k AS (SELECT DISTINCT unnest($2::text[]) AS key),
+              known AS (UPDATE task_values t SET sources = t.sources | $3 FROM k WHERE t.task_id = $1 AND t.key = k.key RETURNING t.key),
+              room AS (SELECT GREATEST($5::int - (SELECT count(*) FROM task_values WHERE task_id = $1), 0) AS n),
+              fresh AS (SELECT key FROM k WHERE key NOT IN (SELECT key FROM known) LIMIT (SELECT n FROM room)),
+              ins AS (INSERT INTO task_values (task_id, key, sources, origin) SELECT $1, key, $3, $4 FROM fresh ON CONFLICT (task_id, key) DO UPDATE SET sources = task_values.sources | EXCLUDED.sources RETURNING 1)
+         SELECT count(*)::int AS n FROM ins`,
+        [taskId, keys, source, origin, cap],
+      )
+    ).rows;
+    return (r?.n as number | undefined) ?? 0;
+  }
+
+  async taskValues(taskId: string, keys: string[]): Promise<Map<string, { sources: number; origin: string }>> {
+    const out = new Map<string, { sources: number; origin: string }>();
+    if (!keys.length) return out;
+    for (const r of await this.read('SELECT key, sources, origin FROM task_values WHERE task_id = $1 AND key = ANY($2::text[])', [taskId, keys])) out.set(r.key as string, { sources: r.sources as number, origin: r.origin as string });
+    return out;
+  }
+
+  async pruneTaskValues(): Promise<number> {
+    const r = await this.exec("DELETE FROM task_values WHERE task_id NOT IN (SELECT id FROM tasks WHERE status IN ('active', 'pending_approval'))", []);
+    return r.rowCount ?? 0;
+  }
+
+    async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {
     const j = (v: unknown) => (v === null ? null : JSON.stringify(v));
     return this.tx(async (c) => {
       // Replicas seeing an upstream for the first time together: one records, the rest see it all.

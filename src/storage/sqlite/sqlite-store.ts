@@ -837,7 +837,40 @@ export class SqliteStore implements Store {
     )();
   }
 
-  async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {
+  async addTaskValues(taskId: string, keys: string[], source: number, origin: string, cap: number): Promise<number> {
+    if (!keys.length) return 0;
+    return this.db.transaction(() => {
+      let room = cap - (this.db.prepare('SELECT count(*) AS n FROM task_values WHERE task_id = ?').get(taskId) as { n: number }).n;
+      const insert = this.db.prepare('INSERT INTO task_values (task_id, key, sources, origin) VALUES (?, ?, ?, ?) ON CONFLICT (task_id, key) DO UPDATE SET sources = sources | excluded.sources');
+      const exists = this.db.prepare('SELECT 1 FROM task_values WHERE task_id = ? AND key = ?');
+      let added = 0;
+      for (const k of keys) {
+        if (exists.get(taskId, k)) {
+          insert.run(taskId, k, source, origin);
+          continue;
+        }
+        if (room <= 0) continue;
+        insert.run(taskId, k, source, origin);
+        room--;
+        added++;
+      }
+      return added;
+    }).immediate();
+  }
+
+  async taskValues(taskId: string, keys: string[]): Promise<Map<string, { sources: number; origin: string }>> {
+    const out = new Map<string, { sources: number; origin: string }>();
+    if (!keys.length) return out;
+    const rows = this.db.prepare(`SELECT key, sources, origin FROM task_values WHERE task_id = ? AND key IN (${keys.map(() => '?').join(',')})`).all(taskId, ...keys) as Array<{ key: string; sources: number; origin: string }>;
+    for (const r of rows) out.set(r.key, { sources: r.sources, origin: r.origin });
+    return out;
+  }
+
+  async pruneTaskValues(): Promise<number> {
+    return this.db.prepare("DELETE FROM task_values WHERE task_id NOT IN (SELECT id FROM tasks WHERE status IN ('active', 'pending_approval'))").run().changes;
+  }
+
+    async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {
     return this.db.transaction(() => {
       if (this.db.prepare('SELECT 1 FROM tool_pins WHERE upstream = ? LIMIT 1').get(upstream)) return false;
       const j = (v: unknown) => (v === null ? null : JSON.stringify(v));
