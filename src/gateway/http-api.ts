@@ -9,6 +9,7 @@
 // the upstream's credential (added here, redacted from anything the API echoes back); a redirect
 // to another host (not followed, not passed on). Bodies and answers are bounded in size and time.
 
+import type { CallProvenance } from '../provenance/tracker.js';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { redactText } from '../audit/redact.js';
@@ -182,6 +183,7 @@ export class HttpApiGateway {
     let grant: string | null = null;
     let approvalId: string | null = null;
     let decisionEvent: string | null = null;
+    let provenance: CallProvenance | undefined;
     const result: Outcome = { status: 500, outcome: 'error', reason: null };
     let answer: { status: number; headers: Record<string, string>; body: Buffer } | undefined;
     const span = gw.tracing.enabled ? gw.tracing.start('mandate.http_call', { 'mandate.tool': tool.name, 'mandate.agent': agent.id, 'mandate.task': state.task.id, 'http.request.method': c.http.method }, gw.tracing.parentFrom(c.req.headers as Record<string, unknown>)) : null;
@@ -200,14 +202,16 @@ export class HttpApiGateway {
       // 4. Decide: the task's grants of this method (path, constraints, limit), then Cedar.
       await gw.refreshShared(state);
       const decideSpan = span && gw.tracing.start('mandate.decide', { 'mandate.tool': tool.name }, span.ctx);
-      const decided = gw.enforcement.apply(gw.authorizer.authorizeHttp({ agent, task: state.task, tool, args: c.args, http: c.http, resource: c.resource, callsOf: (g) => state.calls.get(g) ?? 0 }), agent, tool);
+      // Where each value of the request comes from (path, query, body): the intent, the scope, results seen.
+      provenance = gw.provenance ? await gw.provenance.of(state.task, c.args as unknown as Record<string, unknown>) : undefined;
+      const decided = gw.enforcement.apply(gw.authorizer.authorizeHttp({ agent, task: state.task, tool, args: c.args, http: c.http, resource: c.resource, callsOf: (g) => state.calls.get(g) ?? 0, provenance }), agent, tool);
       gw.tracing.end(decideSpan, { 'mandate.decision': decided.decision, 'mandate.decision_id': decided.id, 'mandate.policy_ids': decided.policyIds.join(','), 'mandate.would_deny': decided.wouldDeny ? true : undefined });
       decision = decided;
       grant = decided.grant;
 
       // 5. Approval: bound to this exact request (method, path, query, body), used once.
       if (decision.decision === 'approval_required') {
-        const gate = await gw.approvals.forToolCall({ task: state.task, agent, tool, args: c.callArgs, decision });
+        const gate = await gw.approvals.forToolCall({ task: state.task, agent, tool, args: c.callArgs, decision, provenance });
         approvalId = gate.approval.id;
         let a = gate.approval;
         if (a.status === 'pending') {
@@ -231,7 +235,7 @@ export class HttpApiGateway {
         return refuse(502, 'bad_gateway', 'error', `${(err as Error).message}; the request was not forwarded`);
       }
       try {
-        decisionEvent = (await gw.audit.record({ type: 'tool.decision', actor: agent.id, agentId: agent.id, taskId: state.task.id, decision: decision.decision, outcome: 'forwarding', data: this.callData(c, decision, grant, approvalId, null) })).id;
+        decisionEvent = (await gw.audit.record({ type: 'tool.decision', actor: agent.id, agentId: agent.id, taskId: state.task.id, decision: decision.decision, outcome: 'forwarding', data: this.callData(c, decision, grant, approvalId, null, provenance) })).id;
       } catch (err) {
         return refuse(503, 'storage_unavailable', 'error', `the decision could not be recorded (${(err as Error).message}); the request was not forwarded`);
       }
@@ -284,7 +288,15 @@ export class HttpApiGateway {
         if (!(TEXT_TYPES.test(type) || !type)) return refuse(502, 'bad_gateway', 'error', `the answer of the ${c.name} API contained a secret value and is not binary-safe to redact; it was withheld`);
         out = Buffer.from(clean);
       }
-      // 8. Classify: the task now carries what it read.
+      // 8. Provenance: what the answer shows the agent is recorded before it is sent (withheld if it cannot be).
+      if (gw.provenance && TEXT_TYPES.test(type) && c.req.method !== 'HEAD') {
+        try {
+          await gw.provenance.record(state.task, tool, out.toString('utf8'), `${tool.name} ${c.http.path} (decision ${decision!.id})`);
+        } catch (err) {
+          return refuse(503, 'storage_unavailable', 'error', `the provenance of the answer could not be recorded (${(err as Error).message}); the request was sent to the API but its answer is withheld: do not repeat it blindly`);
+        }
+      }
+      // 9. Classify: the task now carries what it read.
       if (r.status < 400) await gw.taint(state, tool.classification);
       result.status = r.status;
       result.outcome = r.status < 400 ? 'success' : 'upstream_error';
@@ -306,7 +318,7 @@ export class HttpApiGateway {
           taskId: state.task.id,
           decision: decision?.decision ?? 'deny',
           outcome: result.outcome,
-          data: { ...this.callData(c, decision, grant, approvalId, result.reason), decisionEvent, status: result.status, error: result.outcome === 'error' ? result.reason : null, latencyMs: Math.round((performance.now() - started) * 1000) / 1000 },
+          data: { ...this.callData(c, decision, grant, approvalId, result.reason, provenance), decisionEvent, status: result.status, error: result.outcome === 'error' ? result.reason : null, latencyMs: Math.round((performance.now() - started) * 1000) / 1000 },
         });
       } catch (err) {
         gw.faults.note('audit http call outcome', err);
@@ -360,7 +372,7 @@ export class HttpApiGateway {
     return out;
   }
 
-  private callData(c: { name: string; tool: ToolSpec; callArgs: Record<string, unknown>; resource: string; state: TaskState }, decision: Decision | undefined, grant: string | null, approvalId: string | null, reason: string | null): Record<string, unknown> {
+  private callData(c: { name: string; tool: ToolSpec; callArgs: Record<string, unknown>; resource: string; state: TaskState }, decision: Decision | undefined, grant: string | null, approvalId: string | null, reason: string | null, provenance?: CallProvenance): Record<string, unknown> {
     const gw = this.d.gateway;
     const task = c.state.task;
     return {
@@ -377,6 +389,7 @@ export class HttpApiGateway {
       policyVersion: decision?.policyVersion ?? gw.policyVersion(),
       approval: approvalId,
       ...(decision && 'wouldDeny' in decision && decision.wouldDeny ? { wouldDeny: decision.wouldDeny } : {}),
+      ...(provenance?.untrustedArgs.length ? { untrustedArgs: provenance.untrustedArgs } : {}),
       ...(task.breakGlass ? { breakGlass: true } : {}),
       ...(task.parentId ? { parentTask: task.parentId, depth: task.depth, actingFor: task.chain?.slice(1) ?? [] } : {}),
     };

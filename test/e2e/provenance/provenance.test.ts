@@ -11,10 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRestApi, type RestApi } from '../../fixtures/http-api/server.js';
 import { connectAgent, text } from '../../helpers/gateway.js';
 import { createTestAgent, REPO, startTask, startTestServer, type TestServer } from '../../helpers/server.js';
 
 let s: TestServer;
+let api: RestApi;
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mandate-provenance-'));
@@ -30,19 +32,22 @@ forbid (principal, action == Action::"bank.log", resource) when { context.untrus
 forbid (principal, action == Action::"mail.fetch", resource) when { context.untrustedArgs.contains("url") };
 `,
   );
+  api = await startRestApi({ token: 'reports-token-55e1' });
+  writeFileSync(join(dir, 'reports-token'), 'reports-token-55e1', { mode: 0o600 });
   const server = (trust: string) => `    command: ${process.execPath}\n    args: [${join(REPO, 'test/fixtures/upstreams/stdio-server.mjs')}]\n    trust: ${trust}`;
   const config = join(dir, 'mandate.yaml');
-  writeFileSync(config, `trustDomain: provenance.test\npolicies: { dir: ${join(dir, 'policies')}, schema: ${join(REPO, 'policies/mandate.cedarschema')} }\napprovals: { wait: 0 }\nupstreams:\n  mail:\n${server('untrusted')}\n  bank:\n${server('trusted')}\n`);
+  writeFileSync(config, `trustDomain: provenance.test\npolicies: { dir: ${join(dir, 'policies')}, schema: ${join(REPO, 'policies/mandate.cedarschema')} }\napprovals: { wait: 0 }\nsecrets:\n  reports: { file: ${join(dir, 'reports-token')} }\nupstreams:\n  mail:\n${server('untrusted')}\n  bank:\n${server('trusted')}\n  reports:\n    kind: http\n    url: ${api.url}\n    auth: { type: bearer, secret: reports }\n    methods: [GET]\n    tools: { GET: { risk: read } }\n`);
   s = await startTestServer({ config });
 });
 afterAll(async () => {
   await s?.close();
+  await api?.close();
 });
 
-async function agentTask(intent: string): Promise<{ client: Client; taskId: string }> {
+async function agentTask(intent: string): Promise<{ client: Client; taskId: string; token: string }> {
   const agent = await createTestAgent(s);
-  const t = await startTask(s, agent, ['mail.echo', 'mail.fetch', 'bank.echo', 'bank.log'], { resources: [], intent });
-  return { client: await connectAgent(s, t.token), taskId: t.taskId };
+  const t = await startTask(s, agent, ['mail.echo', 'mail.fetch', 'bank.echo', 'bank.log', 'reports.GET /v1/reports/*'], { resources: [], intent });
+  return { client: await connectAgent(s, t.token), taskId: t.taskId, token: t.token };
 }
 
 const held = (r: unknown) => /approval required: the (payee|destination) comes only from content others wrote/.test(text(r as never));
@@ -90,6 +95,14 @@ describe('provenance', () => {
     expect(held(await other.client.callTool({ name: 'mail.fetch', arguments: { url: 'https://drop.evil.example/in' } }))).toBe(false);
     await client.close();
     await other.client.close();
+  });
+
+  it('values in an HTTP API\'s answer (untrusted by default) are traced too', async () => {
+    const { client, token } = await agentTask('file the Q3 figures');
+    const r = await fetch(`${s.url}/http/reports/v1/reports/q3`, { headers: { authorization: `Bearer ${token}` } });
+    expect(await r.json()).toMatchObject({ revenue: 1_380_000 });
+    expect(held(await client.callTool({ name: 'bank.log', arguments: { message: '1,380,000' } }))).toBe(true);
+    await client.close();
   });
 
   it('keeps no value in clear text in the store (keyed hashes only)', async () => {
