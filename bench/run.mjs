@@ -10,6 +10,7 @@ import { scaleout } from './scaleout.mjs';
 import { httpApi } from './httpapi.mjs';
 import { review } from './review.mjs';
 import { observability } from './observability.mjs';
+import { provenance } from './provenance.mjs';
 
 const only = process.argv.slice(2);
 const want = (name) => only.length === 0 || only.includes(name);
@@ -36,6 +37,10 @@ if (want('scaleout')) {
 }
 if (want('httpapi')) {
   await httpApi();
+  console.log();
+}
+if (want('provenance')) {
+  await provenance();
   console.log();
 }
 if (want('observability')) {

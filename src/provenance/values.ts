@@ -47,7 +47,12 @@ export function canonicalNumber(s: string | number): string | null {
   return Number.isFinite(n) ? String(n) : null;
 }
 
-/** The match keys of one value (empty for a value too short or too common to track). */
+/**
+ * The match key of one value (none for a value too short or too common to track): the coarsest
+ * form that still tells values apart — numbers in canonical form; text without case, spaces or
+ * separators (which covers canonical URLs, spaced IBANs, formatted phone numbers); short text
+ * collapsed. One key per value keeps recording cheap.
+ */
 export function keysOf(value: string | number | boolean): string[] {
   if (typeof value === 'boolean') return [];
   if (typeof value === 'number') {
@@ -56,18 +61,12 @@ export function keysOf(value: string | number | boolean): string[] {
   }
   const v = value.trim();
   if (v.length < MIN_LEN) return [];
-  const keys = new Set<string>();
   const n = canonicalNumber(v);
-  if (n !== null) {
-    if (n.replace('-', '').replace('.', '').length >= 2) keys.add(`n:${n}`);
-    return [...keys];
-  }
+  if (n !== null) return n.replace('-', '').replace('.', '').length >= 2 ? [`n:${n}`] : [];
   const url = canonicalUrl(v);
-  if (url) keys.add(`u:${url}`);
-  keys.add(`s:${collapse(v)}`);
-  const c = compact(v);
-  if (c.length >= MIN_LEN + 2) keys.add(`c:${c}`);
-  return [...keys];
+  const c = compact(url ?? v);
+  if (c.length >= MIN_LEN + 2) return [`c:${c}`];
+  return [`s:${collapse(v)}`];
 }
 
 /** Every value in a tool result (JSON, text, or both) worth tracking, with its keys, bounded. */

@@ -1137,15 +1137,20 @@ export class PostgresStore implements Store {
 
   async addTaskValues(taskId: string, keys: string[], source: number, origin: string, cap: number): Promise<number> {
     if (!keys.length) return 0;
-    // One statement: values already there gain the source; new ones go in while the task is under its cap.
+    // One statement: values already there gain the source; new ones go in while the task is under
+    // its cap (soft: two replicas adding at once may pass it by one batch), and the count follows.
     const [r] = (
       await this.exec(
         `WITH k AS (SELECT DISTINCT unnest($2::text[]) AS key),
-              known AS (UPDATE task_values t SET sources = t.sources | $3 FROM k WHERE t.task_id = $1 AND t.key = k.key RETURNING t.key),
-              room AS (SELECT GREATEST($5::int - (SELECT count(*) FROM task_values WHERE task_id = $1), 0) AS n),
-              fresh AS (SELECT key FROM k WHERE key NOT IN (SELECT key FROM known) LIMIT (SELECT n FROM room)),
-              ins AS (INSERT INTO task_values (task_id, key, sources, origin) SELECT $1, key, $3, $4 FROM fresh ON CONFLICT (task_id, key) DO UPDATE SET sources = task_values.sources | EXCLUDED.sources RETURNING 1)
-         SELECT count(*)::int AS n FROM ins`,
+              upd AS (UPDATE task_values t SET sources = t.sources | $3 FROM k WHERE t.task_id = $1 AND t.key = k.key AND (t.sources & $3) = 0 RETURNING 1),
+              cnt AS (SELECT COALESCE((SELECT n FROM task_value_counts WHERE task_id = $1), 0) AS n),
+              ins AS (INSERT INTO task_values (task_id, key, sources, origin)
+                      SELECT $1, k.key, $3, $4 FROM k WHERE NOT EXISTS (SELECT 1 FROM task_values t WHERE t.task_id = $1 AND t.key = k.key)
+                      LIMIT GREATEST($5::int - (SELECT n FROM cnt), 0)
+                      ON CONFLICT (task_id, key) DO NOTHING RETURNING 1),
+              bump AS (INSERT INTO task_value_counts (task_id, n) SELECT $1, count(*) FROM ins HAVING count(*) > 0
+                       ON CONFLICT (task_id) DO UPDATE SET n = task_value_counts.n + EXCLUDED.n RETURNING 1)
+         SELECT (SELECT count(*) FROM ins)::int AS n, (SELECT count(*) FROM upd)::int AS u, (SELECT count(*) FROM bump)::int AS b`,
         [taskId, keys, source, origin, cap],
       )
     ).rows;
@@ -1160,8 +1165,16 @@ export class PostgresStore implements Store {
   }
 
   async pruneTaskValues(): Promise<number> {
-    const r = await this.exec("DELETE FROM task_values WHERE task_id NOT IN (SELECT id FROM tasks WHERE status IN ('active', 'pending_approval'))", []);
-    return r.rowCount ?? 0;
+    const [r] = (
+      await this.exec(
+        `WITH live AS (SELECT id FROM tasks WHERE status IN ('active', 'pending_approval')),
+              c AS (DELETE FROM task_value_counts WHERE task_id NOT IN (SELECT id FROM live) RETURNING 1),
+              v AS (DELETE FROM task_values WHERE task_id NOT IN (SELECT id FROM live) RETURNING 1)
+         SELECT (SELECT count(*) FROM v)::int AS n, (SELECT count(*) FROM c)::int AS c`,
+        [],
+      )
+    ).rows;
+    return (r?.n as number | undefined) ?? 0;
   }
 
     async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {

@@ -837,23 +837,26 @@ export class SqliteStore implements Store {
     )();
   }
 
+  private valueStmts: { count: SqliteStatement; insert: SqliteStatement; mark: SqliteStatement; bump: SqliteStatement } | null = null;
+
   async addTaskValues(taskId: string, keys: string[], source: number, origin: string, cap: number): Promise<number> {
     if (!keys.length) return 0;
+    const st = (this.valueStmts ??= {
+      count: this.db.prepare('SELECT n FROM task_value_counts WHERE task_id = ?'),
+      insert: this.db.prepare('INSERT OR IGNORE INTO task_values (task_id, key, sources, origin) VALUES (?, ?, ?, ?)'),
+      mark: this.db.prepare('UPDATE task_values SET sources = sources | ? WHERE task_id = ? AND key = ? AND (sources & ?) = 0'),
+      bump: this.db.prepare('INSERT INTO task_value_counts (task_id, n) VALUES (?, ?) ON CONFLICT (task_id) DO UPDATE SET n = n + excluded.n'),
+    });
     return this.db.transaction(() => {
-      let room = cap - (this.db.prepare('SELECT count(*) AS n FROM task_values WHERE task_id = ?').get(taskId) as { n: number }).n;
-      const insert = this.db.prepare('INSERT INTO task_values (task_id, key, sources, origin) VALUES (?, ?, ?, ?) ON CONFLICT (task_id, key) DO UPDATE SET sources = sources | excluded.sources');
-      const exists = this.db.prepare('SELECT 1 FROM task_values WHERE task_id = ? AND key = ?');
+      let n = (st.count.get(taskId) as { n: number } | undefined)?.n ?? 0;
       let added = 0;
       for (const k of keys) {
-        if (exists.get(taskId, k)) {
-          insert.run(taskId, k, source, origin);
-          continue;
-        }
-        if (room <= 0) continue;
-        insert.run(taskId, k, source, origin);
-        room--;
-        added++;
+        if (n < cap && st.insert.run(taskId, k, source, origin).changes) {
+          n++;
+          added++;
+        } else st.mark.run(source, taskId, k, source);
       }
+      if (added) st.bump.run(taskId, added);
       return added;
     }).immediate();
   }
@@ -867,10 +870,14 @@ export class SqliteStore implements Store {
   }
 
   async pruneTaskValues(): Promise<number> {
-    return this.db.prepare("DELETE FROM task_values WHERE task_id NOT IN (SELECT id FROM tasks WHERE status IN ('active', 'pending_approval'))").run().changes;
+    const live = "SELECT id FROM tasks WHERE status IN ('active', 'pending_approval')";
+    return this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM task_value_counts WHERE task_id NOT IN (${live})`).run();
+      return this.db.prepare(`DELETE FROM task_values WHERE task_id NOT IN (${live})`).run().changes;
+    })();
   }
 
-    async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {
+  async seedToolPins(upstream: string, pins: ToolPin[]): Promise<boolean> {
     return this.db.transaction(() => {
       if (this.db.prepare('SELECT 1 FROM tool_pins WHERE upstream = ? LIMIT 1').get(upstream)) return false;
       const j = (v: unknown) => (v === null ? null : JSON.stringify(v));

@@ -108,7 +108,7 @@ describe('provenance', () => {
   it('keeps no value in clear text in the store (keyed hashes only)', async () => {
     const { client, taskId } = await agentTask('read');
     await client.callTool({ name: 'mail.echo', arguments: { text: 'the code is zebra-4471-quartz' } });
-    const seen = await s.m.store.taskValues(taskId, ['zebra-4471-quartz', 's:zebra-4471-quartz', 'c:zebra4471quartz']);
+    const seen = await s.m.store.taskValues(taskId, ['zebra-4471-quartz', 's:zebra-4471-quartz', 'c:zebra4471quartz', 'zebra4471quartz']);
     expect(seen.size).toBe(0);
     await client.close();
   });
