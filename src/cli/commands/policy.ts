@@ -1,4 +1,4 @@
-// `mandate policy validate|explain|reload|list`.
+// `mandate policy validate|explain|reload|list|suggest` (suggest: ./policy-suggest.ts).
 
 import type { Command } from 'commander';
 import { MandateError } from '../../core/errors.js';
@@ -11,6 +11,7 @@ import { compilePolicies } from '../../policy/compile.js';
 import { CliError } from '../client.js';
 import { action, configFrom, fail, parseJsonOption } from '../context.js';
 import { printJson, printTable } from '../output.js';
+import { registerPolicySuggest } from './policy-suggest.js';
 
 export function registerPolicyCommands(program: Command): void {
   const policy = program.command('policy').description('validate, explain and reload Cedar policies');
@@ -108,5 +109,6 @@ export function registerPolicyCommands(program: Command): void {
         printTable(r.policies.map((p) => ({ ...p, where: `${p.file}:${p.line}` })), ['id', 'effect', 'where']);
       }),
     );
+  registerPolicySuggest(policy);
   void CliError;
 }

@@ -5,8 +5,10 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { MandateError } from '../../core/errors.js';
 import { explain } from '../../gateway/explain.js';
+import { suggestPolicies } from '../../governance/suggest.js';
 import type { Mandate } from '../../mandate.js';
 import { requireAdmin } from '../auth.js';
+import { since } from './review.js';
 import { parseWith } from './validate.js';
 
 const explainSchema = z
@@ -63,6 +65,14 @@ export function registerPolicyRoutes(app: FastifyInstance, m: Mandate): void {
     const agent = await m.agents.get(body.agent);
     const task = body.task ? await m.tasks.get(body.task) : undefined;
     return explain({ agent, tool: body.tool, args: body.args, task, intent: body.intent, action: body.action }, m);
+  });
+
+  // Least-privilege suggestions from what the agent ran (`mandate policy suggest`).
+  app.post('/api/v1/policies/suggest', async (req) => {
+    await requireAdmin(m, req);
+    const body = parseWith(z.object({ agent: z.string().min(1), since: z.union([z.string().min(1), z.number().int().min(0)]).optional() }).strict(), req.body);
+    const now = m.clock.now();
+    return suggestPolicies(m, body.agent, { since: body.since === undefined ? now - 30 * 86_400_000 : typeof body.since === 'number' ? body.since : since(body.since, now), until: now + 1 });
   });
 
   app.get('/api/v1/tools', async (req) => {
