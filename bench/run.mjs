@@ -11,6 +11,7 @@ import { httpApi } from './httpapi.mjs';
 import { review } from './review.mjs';
 import { observability } from './observability.mjs';
 import { provenance } from './provenance.mjs';
+import { efficacy } from './efficacy/run.mjs';
 
 const only = process.argv.slice(2);
 const want = (name) => only.length === 0 || only.includes(name);
@@ -37,6 +38,10 @@ if (want('scaleout')) {
 }
 if (want('httpapi')) {
   await httpApi();
+  console.log();
+}
+if (want('efficacy')) {
+  await efficacy();
   console.log();
 }
 if (want('provenance')) {
