@@ -232,6 +232,9 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       forTaskStart: (task, agent, decisions, ttl) => approvals.forTaskStart(task, agent, decisions, ttl),
       forTask: async (taskId) => (await approvals.list({ taskId, limit: 1 }))[0] ?? null,
       windowMs: () => config.approvals.ttl * 1000,
+      forTaskAmend: (p) => approvals.forTaskAmend(p),
+      forAmendment: (taskId, hash) => approvals.forAmendment(taskId, hash),
+      consumeAmendment: (id, hash) => store.consumeApproval(id, hash, clock.now()),
     });
     policy.onReload((version) => void approvals.policyChanged(version).catch((err) => opts.logger?.error({ err }, 'voiding approvals after a policy change failed')));
     const authorizer = new CallAuthorizer(policy, clock);
@@ -239,6 +242,8 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     const tracing = new Tracing({ ...t, headers: Object.fromEntries(Object.entries(t.headers).map(([k, v]) => [k, expandEnv(v, process.env, `tracing.headers.${k}`)])) }, MANDATE_VERSION);
     const provenance = config.provenance.enabled ? new ProvenanceTracker(store, keys.derive('provenance'), { cap: config.provenance.maxValuesPerTask, perResult: config.provenance.maxValuesPerResult }) : null;
     const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, faults, logger: opts.logger, tracing, provenance });
+    tasks.onAmended = (t) => gateway.taskAmended(t);
+    if (provenance) tasks.provenanceOf = async (t, values) => ({ ...(await provenance.of(t, values)) });
     // A change of what is only observed is itself a security event: recorded once, by whichever
     // replica starts first with the new settings.
     {

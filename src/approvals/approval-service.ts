@@ -126,6 +126,39 @@ export class ApprovalService {
     return { approval, created: true };
   }
 
+  /**
+   * An agent asks to widen its active task: a person decides, seeing the change (what is added,
+   * what a grant becomes) and where its new values come from. `hash` binds the approval to this
+   * exact amendment of this exact scope.
+   */
+  async forTaskAmend(p: { task: Task; agent: Agent; hash: string; change: Record<string, unknown>; decisions: Decision[]; provenance?: Record<string, unknown> | undefined }): Promise<Approval> {
+    const gates = p.decisions.filter((d) => d.decision === 'approval_required');
+    const approvers = gates.length ? [...new Set(gates.flatMap((d) => d.approval?.approvers ?? ['owner']))] : ['owner'];
+    const quorum = Math.max(1, ...gates.map((d) => d.approval?.quorum ?? 1));
+    return this.create({
+      kind: 'task_amend',
+      actionHash: p.hash,
+      taskId: p.task.id,
+      agentId: p.agent.id,
+      requester: p.agent.id,
+      tool: null,
+      args: p.change,
+      intent: p.task.intent,
+      reason: gates.flatMap((d) => d.reasons).join('; ') || 'the agent asks to widen its task: a person decides',
+      policyIds: [...new Set(gates.flatMap((d) => d.approval?.policyIds ?? d.policyIds))],
+      policyVersion: this.d.policyVersion(),
+      approvers,
+      quorum,
+      data: { ...(p.provenance ? { provenance: p.provenance } : {}) },
+    });
+  }
+
+  /** The approval of one exact amendment of a task (any status), or null. */
+  async forAmendment(taskId: string, hash: string): Promise<Approval | null> {
+    const all = await this.d.store.listApprovals({ taskId, kind: 'task_amend', limit: 1000 });
+    return all.filter((a) => a.actionHash === hash).sort((a, b) => b.createdAt - a.createdAt)[0] ?? null;
+  }
+
   /** A task whose start needs approval: it waits as `pending_approval` until approved. */
   async forTaskStart(task: Task, agent: Agent, decisions: Decision[], ttl: number): Promise<Approval> {
     const gates = decisions.filter((d) => d.decision === 'approval_required');
@@ -404,6 +437,6 @@ export class ApprovalService {
   }
 
   isApprovalKind(k: string): k is ApprovalKind {
-    return ['tool_call', 'task_start', 'breakglass', 'authzen'].includes(k);
+    return ['tool_call', 'task_start', 'breakglass', 'authzen', 'task_amend'].includes(k);
   }
 }

@@ -136,6 +136,16 @@ export class MandateAgent {
   }
 
   /**
+   * Asks to widen an active task of this agent (tools to add or whose grant changes, resources to
+   * add). A person decides: until then this throws a MandateClientError with `error`
+   * `authorization_pending` (its `details.approval_id` names the approval); ask again with the same
+   * amendment once approved to get a credential for the widened task (`access_denied` if refused).
+   */
+  async amendTask(taskId: string, amend: { tools?: TaskRequest['tools']; resources?: string[] }): Promise<MandateTask> {
+    return this.fromToken(await this.token({ grant_type: 'client_credentials', authorization_details: JSON.stringify([{ type: 'mandate_task', task_id: taskId, amend }]) }));
+  }
+
+  /**
    * For delegation: what this (child) agent hands its parent. Good for one exchange within
    * `lifetimeSeconds` (at most the server's `credentials.delegationTicketMaxAge`); the credential
    * the parent obtains is bound to this process's DPoP key.
@@ -261,6 +271,11 @@ export class MandateTask {
       ...(ticket.dpopJkt ? { dpop_jkt: ticket.dpopJkt } : {}),
     };
     return this.agent.post(this.agent.tokenEndpoint, form, this.bound ? { accessToken: this.credential } : {});
+  }
+
+  /** Asks to widen this task (see MandateAgent.amendTask); resolves to the task with its new credential once a person approved. */
+  amend(amend: { tools?: TaskRequest['tools']; resources?: string[] }): Promise<MandateTask> {
+    return this.agent.amendTask(this.id, amend);
   }
 
   /** Ends the task (RFC 7009): its credential, and any delegated below it, stop working. */

@@ -371,7 +371,7 @@ export class McpGateway {
   // ---------------------------------------------------------------- used by sessions
 
   visibleTools(agent: Agent, state: TaskState): ToolSpec[] {
-    const key = `${this.d.policy.version}|${this.catalogVersion}|${state.task.labels.join(',')}`;
+    const key = `${this.d.policy.version}|${this.catalogVersion}|${state.task.labels.join(',')}|${state.task.scope.tools.map((t) => t.name).join(',')}`;
     if (state.visible?.key === key) return state.visible.tools;
     const tools = this.tools
       .listTools()
@@ -484,7 +484,15 @@ export class McpGateway {
     if (this.d.store.dialect !== 'postgres') return;
     const [task, counts] = await Promise.all([this.d.store.getTask(state.task.id), this.d.store.callCounts(state.task.id)]);
     if (task && task.labels.some((l) => !state.task.labels.includes(l))) state.task = { ...state.task, labels: [...new Set([...state.task.labels, ...task.labels])].sort() };
+    // An amendment approved through another replica: the scope as the store has it.
+    if (task && JSON.stringify(task.scope) !== JSON.stringify(state.task.scope)) state.task = { ...state.task, scope: task.scope };
     for (const [tool, n] of Object.entries(counts)) if (n > (state.calls.get(tool) ?? 0)) state.calls.set(tool, n);
+  }
+
+  /** An amendment was applied to a task: sessions here use its new scope from the next call. */
+  taskAmended(task: Task): void {
+    const state = this.states.get(task.id);
+    if (state) state.task = { ...state.task, scope: task.scope };
   }
 
   /** Per-task database roles (set when an upstream of kind `postgres` is configured). */

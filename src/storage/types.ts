@@ -337,7 +337,7 @@ export interface User {
   updatedAt: number;
 }
 
-export type ApprovalKind = 'tool_call' | 'task_start' | 'breakglass' | 'authzen';
+export type ApprovalKind = 'tool_call' | 'task_start' | 'breakglass' | 'authzen' | 'task_amend';
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
 
 export interface ApprovalDecision {
@@ -434,6 +434,8 @@ export interface TaskStore {
   addTaskLabels(id: string, labels: string[]): Promise<string[]>;
   /** pending_approval → active with a fresh expiry (the TTL runs from approval); null if it was not pending. */
   activateTask(id: string, expiresAt: number): Promise<Task | null>;
+  /** Replaces an active task's scope, only if it is still `before` (an approved amendment, applied once). */
+  amendTaskScope(id: string, before: TaskScope, after: TaskScope): Promise<Task | null>;
 }
 
 /**

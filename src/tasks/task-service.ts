@@ -2,6 +2,7 @@
 // the task), end by the agent, revocation by an admin or by agent suspension (cascading to
 // child tasks), and expiry. Every transition is audited and makes the credential dead at once.
 
+import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../core/clock.js';
 import { MandateError, q } from '../core/errors.js';
@@ -65,6 +66,18 @@ export interface TaskApprovals {
   forTask(taskId: string): Promise<{ id: string; status: string } | null>;
   /** How long a task may wait for its approval, in ms. */
   windowMs(): number;
+  /** Asks a person about an amendment of an active task (see TaskService.amend). */
+  forTaskAmend?(p: { task: Task; agent: Agent; hash: string; change: Record<string, unknown>; decisions: Decision[]; provenance?: Record<string, unknown> | undefined }): Promise<{ id: string; expiresAt: number; approvers: string[] }>;
+  /** The approval of one exact amendment, if asked before. */
+  forAmendment?(taskId: string, hash: string): Promise<{ id: string; status: string; actionHash: string; decisions: Array<{ by: string; decision: string; reason?: string | null }> } | null>;
+  /** Uses an approved amendment's approval, once. */
+  consumeAmendment?(id: string, hash: string): Promise<boolean>;
+}
+
+/** An agent's request to widen its active task (`authorization_details[0].amend`). */
+export interface AmendmentRequest {
+  tools?: unknown[];
+  resources?: string[];
 }
 
 /** How long a revocation is held in memory before the store has recorded it (longer than any credential lives). */
@@ -119,6 +132,87 @@ export class TaskService {
     private readonly clock: Clock,
     private readonly limits: TaskLimits,
   ) {}
+
+  /** Called after an amendment is applied (the gateway refreshes its sessions' scope). */
+  onAmended: ((task: Task) => void) | null = null;
+  /** Where values come from (provenance), shown to the person deciding an amendment. */
+  provenanceOf: ((task: Task, values: Record<string, unknown>) => Promise<Record<string, unknown>>) | null = null;
+
+  /**
+   * Widens an active task, only with a person's yes: the agent asks (`amend`: tools to add or
+   * whose grant changes, resources to add); policy decides `amendTask` for each changed grant (a
+   * deny ends it); a person approves the exact change (the owner by default, or the approvers
+   * policy names); the agent asks again and, once approved, the change applies to the same task
+   * (its budgets and labels kept) and a new credential is issued. Narrowing is ending the task.
+   */
+  async amend(agent: Agent, taskId: string, amend: AmendmentRequest, audience: string, bind: IssueOptions = {}): Promise<StartedTask> {
+    const task = await this.store.getTask(taskId);
+    if (!task || task.agentId !== agent.id) throw new MandateError('invalid_grant', `task ${q(taskId)} is not a task of this agent`);
+    if (task.status !== 'active' || this.revocations.has(task.id)) throw new MandateError('expired_token', `task ${q(taskId)} is ${task.status}: an amendment applies to an active task only (start a new one)`);
+    if (!this.approvals?.forTaskAmend || !this.approvals.forAmendment || !this.approvals.consumeAmendment) throw new MandateError('invalid_request', 'amendments need approvals, which are not available here');
+    const detail = parseAuthorizationDetails([
+      { type: 'mandate_task', intent: task.intent, tools: amend.tools?.length ? amend.tools : (scopeToDetails(task.intent, task.scope, 1).tools as unknown[]), resources: amend.resources ?? [] },
+    ]);
+    const request = normaliseScope(detail, this.tools);
+    if (request.scope.tools.some((g) => g.privileges)) throw new MandateError('invalid_request', 'an amendment cannot add database privileges yet: start a new task for them');
+    // The scope after: changed grants replace the old ones, new ones are added; resources are added.
+    const changed = request.scope.tools.filter((g) => canonicalJson(task.scope.tools.find((t) => t.name === g.name) ?? null) !== canonicalJson(g));
+    const addedResources = request.scope.resources.filter((r) => !task.scope.resources.includes(r));
+    if (!changed.length && !addedResources.length) throw new MandateError('invalid_request', 'the amendment changes nothing: every grant and resource it names is already in the task');
+    const after: TaskScope = {
+      tools: [...task.scope.tools.map((t) => changed.find((g) => g.name === t.name) ?? t), ...changed.filter((g) => !task.scope.tools.some((t) => t.name === g.name))],
+      resources: [...task.scope.resources, ...addedResources],
+    };
+    const hash = createHash('sha256').update(canonicalJson({ amend: task.id, before: task.scope, after })).digest('hex');
+    const change = { add: changed.filter((g) => !task.scope.tools.some((t) => t.name === g.name)), change: changed.filter((g) => task.scope.tools.some((t) => t.name === g.name)).map((g) => ({ from: task.scope.tools.find((t) => t.name === g.name), to: g })), addResources: addedResources };
+
+    const prior = await this.approvals.forAmendment(task.id, hash);
+    if (prior?.status === 'pending') throw new MandateError('authorization_pending', `the amendment of task ${q(task.id)} is waiting for approval (${prior.id}); ask again later`, { details: { task_id: task.id, approval_id: prior.id, interval: 5 } });
+    if (prior?.status === 'denied') {
+      const by = prior.decisions.find((d) => d.decision === 'deny');
+      throw new MandateError('access_denied', `the amendment of task ${q(task.id)} was refused${by ? ` by ${by.by}${by.reason ? ` (${by.reason})` : ''}` : ''}: the task keeps its scope`);
+    }
+    if (prior?.status === 'approved') {
+      if (!(await this.approvals.consumeAmendment(prior.id, hash))) throw new MandateError('conflict', `approval ${q(prior.id)} of this amendment was already used or has expired: ask again`);
+      const amended = await this.store.amendTaskScope(task.id, task.scope, after);
+      if (!amended) throw new MandateError('conflict', `task ${q(task.id)} changed meanwhile (ended, or amended otherwise): ask again`);
+      await this.audit.record({ type: 'task.amend', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'success', data: { approval: prior.id, approvedBy: prior.decisions.filter((d) => d.decision === 'approve').map((d) => d.by), ...change, tools: after.tools.map((t) => t.name) } });
+      this.onAmended?.(amended);
+      const credential = await this.credentials.issue(amended, agent, audience, bind);
+      const ttl = Math.max(1, Math.round((amended.expiresAt - this.clock.now()) / 1000));
+      await this.audit.record({ type: 'task.credential', actor: agent.id, agentId: agent.id, taskId: task.id, outcome: 'success', data: { credentialId: credential.jti, audience, boundTo: bind.jkt ?? null, amended: true, expiresAt: amended.expiresAt } });
+      return { task: amended, credential, authorizationDetails: scopeToDetails(amended.intent, amended.scope, ttl), decisions: [], warnings: [] };
+    }
+
+    // Policy first: may this agent ever hold what it asks for? (`amendTask`, once per changed grant.)
+    const now = this.clock.now();
+    const decisions: Decision[] = [];
+    const denials: string[] = [];
+    for (const grant of changed) {
+      const tool = toolOfGrant(grant.name, this.tools)!;
+      const d = this.policy.decide({
+        principal: { type: 'Agent', id: agent.id },
+        action: 'amendTask',
+        resource: { type: 'Tool', id: tool.name },
+        context: { intent: task.intent, ttl: Math.max(0, Math.round((task.expiresAt - now) / 1000)), tools: after.tools.map((t) => t.name), resources: after.resources, constrainedArgs: Object.keys(grant.constraints ?? {}), maxCalls: grant.max_calls ?? 0, time: timeContext(now) } as Record<string, CedarValueJson>,
+        entities: [agentEntity(agent), toolEntity(tool)],
+      });
+      decisions.push(d);
+      if (d.decision === 'deny') denials.push(`tool ${q(tool.name)}: ${d.reasons.join('; ') || 'no policy permits amending a task with it'}`);
+    }
+    if (denials.length) {
+      await this.audit.record({ type: 'task.amend', actor: agent.id, agentId: agent.id, taskId: task.id, decision: 'deny', outcome: 'denied', data: { ...change, reasons: denials } });
+      throw new MandateError('invalid_scope', `amendment denied by policy: ${denials.join(' | ')}`);
+    }
+    // Where the new values come from (a recipient the agent only read in a mail, say).
+    const values: Record<string, unknown> = {};
+    for (const g of changed) for (const [arg, c] of Object.entries(g.constraints ?? {})) values[`${g.name}.${arg}`] = (c as { eq?: unknown; in?: unknown[]; like?: string }).eq ?? (c as { in?: unknown[] }).in ?? (c as { like?: string }).like;
+    addedResources.forEach((r, i) => (values[`resource ${i + 1}`] = r));
+    const provenance = this.provenanceOf && Object.keys(values).length ? await this.provenanceOf(task, values) : undefined;
+    const a = await this.approvals.forTaskAmend({ task, agent, hash, change, decisions, provenance });
+    await this.audit.record({ type: 'task.amend', actor: agent.id, agentId: agent.id, taskId: task.id, decision: 'approval_required', outcome: 'pending', data: { approval: a.id, ...change } });
+    throw new MandateError('authorization_pending', `the amendment of task ${q(task.id)} needs a person's approval (${a.id}, ${a.approvers.join(' or ')}); ask again later`, { details: { task_id: task.id, approval_id: a.id, interval: 5 } });
+  }
 
   /** Starts a task for an authenticated agent from its `authorization_details`. */
   async start(agent: Agent, rawDetails: unknown, audience: string, bind: IssueOptions = {}): Promise<StartedTask> {

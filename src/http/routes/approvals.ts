@@ -77,7 +77,7 @@ export function registerApprovalRoutes(app: FastifyInstance, m: Mandate): void {
   const listQuery = z
     .object({
       status: z.enum(['pending', 'approved', 'denied', 'expired', 'used']).optional(),
-      kind: z.enum(['tool_call', 'task_start', 'breakglass', 'authzen']).optional(),
+      kind: z.enum(['tool_call', 'task_start', 'breakglass', 'authzen', 'task_amend']).optional(),
       task: z.string().optional(),
       limit: z.coerce.number().int().min(1).max(1000).default(100),
     })

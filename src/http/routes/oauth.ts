@@ -196,7 +196,20 @@ export function registerOAuthRoutes(app: FastifyInstance, m: Mandate): void {
       throw new MandateError('invalid_target', `\`resource\` ${q(audience)} is not served by this Mandate (expected ${q(m.endpoints.mcp)})`);
     }
     // Coming back for a task that already exists (approved after waiting, or break-glass).
-    const existing = existingTaskId(params.authorization_details);
+    // Asking to widen an existing task (`amend`): a person decides; once approved, the same task.
+    const amend = amendmentOf(params.authorization_details);
+    const existing = amend ? null : existingTaskId(params.authorization_details);
+    if (amend) {
+      const got = await m.tasks.amend(agent, amend.taskId, amend.amend, audience, bind);
+      return {
+        access_token: got.credential.token,
+        token_type: tokenType,
+        expires_in: Math.max(1, Math.round((got.credential.expiresAt - m.clock.now()) / 1000)),
+        scope: 'mandate:task',
+        task_id: got.task.id,
+        authorization_details: [got.authorizationDetails],
+      };
+    }
     if (existing) {
       const got = await m.tasks.credentialFor(agent, existing, audience, bind);
       return {
@@ -315,6 +328,29 @@ const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 
 /** `[{"type":"mandate_task","task_id":"…"}]` names an existing task instead of asking for a new one. */
+/** `[{"type":"mandate_task","task_id":…,"amend":{tools,resources}}]`: an amendment request, or null. */
+function amendmentOf(raw: string | undefined): { taskId: string; amend: { tools?: unknown[]; resources?: string[] } } | null {
+  if (!raw) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  const d = Array.isArray(v) && v.length === 1 ? (v[0] as Record<string, unknown> | null) : null;
+  if (!d || typeof d !== 'object' || d.type !== 'mandate_task' || !('amend' in d)) return null;
+  const extra = Object.keys(d).filter((k) => !['type', 'task_id', 'amend'].includes(k));
+  if (extra.length) throw new MandateError('invalid_authorization_details', `an amendment takes \`task_id\` and \`amend\` only (got ${extra.map((k) => q(k)).join(', ')})`);
+  if (typeof d.task_id !== 'string' || !d.task_id) throw new MandateError('invalid_authorization_details', 'an amendment names its task: `task_id`');
+  const a = d.amend as Record<string, unknown> | null;
+  if (!a || typeof a !== 'object' || Array.isArray(a)) throw new MandateError('invalid_authorization_details', '`amend` must be an object: `{"tools": [...], "resources": [...]}`');
+  const unknown = Object.keys(a).filter((k) => k !== 'tools' && k !== 'resources');
+  if (unknown.length) throw new MandateError('invalid_authorization_details', `\`amend\` takes \`tools\` and \`resources\` (got ${unknown.map((k) => q(k)).join(', ')})`);
+  if (a.tools !== undefined && !Array.isArray(a.tools)) throw new MandateError('invalid_authorization_details', '`amend.tools` must be an array of grants');
+  if (a.resources !== undefined && (!Array.isArray(a.resources) || a.resources.some((r) => typeof r !== 'string'))) throw new MandateError('invalid_authorization_details', '`amend.resources` must be an array of resource patterns');
+  return { taskId: d.task_id, amend: { ...(a.tools ? { tools: a.tools as unknown[] } : {}), ...(a.resources ? { resources: a.resources as string[] } : {}) } };
+}
+
 function existingTaskId(raw: string | undefined): string | null {
   if (!raw) return null;
   let v: unknown;

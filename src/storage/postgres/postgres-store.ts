@@ -659,6 +659,11 @@ export class PostgresStore implements Store {
     return rows[0] ? taskFromRow(rows[0]) : null;
   }
 
+  async amendTaskScope(id: string, before: Task['scope'], after: Task['scope']): Promise<Task | null> {
+    const { rows } = await this.exec(`UPDATE tasks SET scope = $1 WHERE id = $2 AND status = 'active' AND scope = $3 RETURNING *`, [JSON.stringify(after), id, JSON.stringify(before)]);
+    return rows[0] ? taskFromRow(rows[0]) : null;
+  }
+
   // ---- call budgets
   async consumeCall(tool: string, charges: CallCharge[]): Promise<CallConsumption> {
     if (charges.length === 0) return { ok: true, used: [] };

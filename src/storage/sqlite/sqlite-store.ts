@@ -598,6 +598,11 @@ export class SqliteStore implements Store {
     return changes ? this.getTask(id) : null;
   }
 
+  async amendTaskScope(id: string, before: Task['scope'], after: Task['scope']): Promise<Task | null> {
+    const changes = this.db.prepare(`UPDATE tasks SET scope = ? WHERE id = ? AND status = 'active' AND scope = ?`).run(JSON.stringify(after), id, JSON.stringify(before)).changes;
+    return changes ? this.getTask(id) : null;
+  }
+
   // ---- users
   async insertUser(u: User): Promise<void> {
     try {
