@@ -30,3 +30,6 @@ ALTER TABLE approvals_v2 RENAME TO approvals;
 CREATE INDEX approvals_hash_status ON approvals (action_hash, status);
 CREATE INDEX approvals_status_expires ON approvals (status, expires_at);
 CREATE INDEX approvals_task ON approvals (task_id);
+
+-- Each applied amendment bumps the task's scope version; credentials issued before it are refused.
+ALTER TABLE tasks ADD COLUMN scope_version INTEGER NOT NULL DEFAULT 0;

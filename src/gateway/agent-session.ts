@@ -128,6 +128,7 @@ export class AgentSession {
     if (!token) throw new MandateError('invalid_token', 'no credential on this request');
     const claims = await this.gateway.credentials.verify(token, this.gateway.endpoints.mcp);
     if (claims.task_id !== this.state.task.id) throw new MandateError('invalid_token', 'credential belongs to another task than this session');
+    if ((claims.sv ?? 0) < (this.state.task.scopeVersion ?? 0)) throw new MandateError('invalid_token', 'this credential was issued before the task was amended: use the credential the amendment returned');
   }
 
   private install(): void {

@@ -128,6 +128,8 @@ export class HttpApiGateway {
     const found = await gw.taskState(holderOf(claims), claims.task_id);
     if (!found) return fail(res, 401, 'invalid_token', "the credential's task is not active");
     const { agent, state } = found;
+    await gw.refreshShared(state);
+    if ((claims.sv ?? 0) < (state.task.scopeVersion ?? 0)) return fail(res, 401, 'invalid_token', 'this credential was issued before the task was amended: use the credential the amendment returned');
     const queryRecord: Record<string, string | string[]> = {};
     for (const [k, v] of query.pairs) {
       const had = queryRecord[k];

@@ -485,14 +485,14 @@ export class McpGateway {
     const [task, counts] = await Promise.all([this.d.store.getTask(state.task.id), this.d.store.callCounts(state.task.id)]);
     if (task && task.labels.some((l) => !state.task.labels.includes(l))) state.task = { ...state.task, labels: [...new Set([...state.task.labels, ...task.labels])].sort() };
     // An amendment approved through another replica: the scope as the store has it.
-    if (task && JSON.stringify(task.scope) !== JSON.stringify(state.task.scope)) state.task = { ...state.task, scope: task.scope };
+    if (task && (task.scopeVersion ?? 0) > (state.task.scopeVersion ?? 0)) state.task = { ...state.task, scope: task.scope, scopeVersion: task.scopeVersion! };
     for (const [tool, n] of Object.entries(counts)) if (n > (state.calls.get(tool) ?? 0)) state.calls.set(tool, n);
   }
 
   /** An amendment was applied to a task: sessions here use its new scope from the next call. */
   taskAmended(task: Task): void {
     const state = this.states.get(task.id);
-    if (state) state.task = { ...state.task, scope: task.scope };
+    if (state) state.task = { ...state.task, scope: task.scope, ...(task.scopeVersion ? { scopeVersion: task.scopeVersion } : {}) };
   }
 
   /** Per-task database roles (set when an upstream of kind `postgres` is configured). */

@@ -51,6 +51,7 @@ export const taskFromRow = (r: Row): Task => ({
   decisionId: (r.decision_id as string | null) ?? null,
   ...(r.break_glass ? { breakGlass: true } : {}),
   ...(r.chain ? { chain: JSON.parse(r.chain as string) } : {}),
+  ...(r.scope_version ? { scopeVersion: Number(r.scope_version) } : {}),
 });
 
 export const userFromRow = (r: Row): User => ({

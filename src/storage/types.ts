@@ -88,6 +88,8 @@ export interface Task {
    * of the task carries it (RFC 8693 `act`), whoever asks for the credential.
    */
   chain?: ChainLink[];
+  /** How many amendments widened the task; credentials issued before the last one are refused. */
+  scopeVersion?: number;
 }
 
 /** One agent in a delegation chain, with the task it held. */

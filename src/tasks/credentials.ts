@@ -23,6 +23,8 @@ export interface TaskClaims extends JWTPayload {
   /** The agent that holds and uses the credential (always the task's own agent). */
   client_id: string;
   task_id: string;
+  /** The task's scope version when issued (amendments bump it; older credentials are refused). */
+  sv?: number;
   scope: string;
   authorization_details: Array<Record<string, unknown>>;
   /** Key binding (RFC 9449 §6): the thumbprint of the key every use must prove. */
@@ -98,6 +100,7 @@ export class CredentialService {
       scope: 'mandate:task',
       authorization_details: [scopeToDetails(task.intent, task.scope, exp - iat)],
       ...(task.breakGlass ? { break_glass: true } : {}),
+      ...(task.scopeVersion ? { sv: task.scopeVersion } : {}),
       ...(o.jkt ? { cnf: { jkt: o.jkt } } : {}),
       ...(act ? { act, ...(task.chain && task.chain.length > 1 ? { root_task_id: task.chain[task.chain.length - 1]!.task } : {}) } : {}),
     })

@@ -660,7 +660,7 @@ export class PostgresStore implements Store {
   }
 
   async amendTaskScope(id: string, before: Task['scope'], after: Task['scope']): Promise<Task | null> {
-    const { rows } = await this.exec(`UPDATE tasks SET scope = $1 WHERE id = $2 AND status = 'active' AND scope = $3 RETURNING *`, [JSON.stringify(after), id, JSON.stringify(before)]);
+    const { rows } = await this.exec(`UPDATE tasks SET scope = $1, scope_version = scope_version + 1 WHERE id = $2 AND status = 'active' AND scope = $3 RETURNING *`, [JSON.stringify(after), id, JSON.stringify(before)]);
     return rows[0] ? taskFromRow(rows[0]) : null;
   }
 

@@ -599,7 +599,7 @@ export class SqliteStore implements Store {
   }
 
   async amendTaskScope(id: string, before: Task['scope'], after: Task['scope']): Promise<Task | null> {
-    const changes = this.db.prepare(`UPDATE tasks SET scope = ? WHERE id = ? AND status = 'active' AND scope = ?`).run(JSON.stringify(after), id, JSON.stringify(before)).changes;
+    const changes = this.db.prepare(`UPDATE tasks SET scope = ?, scope_version = scope_version + 1 WHERE id = ? AND status = 'active' AND scope = ?`).run(JSON.stringify(after), id, JSON.stringify(before)).changes;
     return changes ? this.getTask(id) : null;
   }
 

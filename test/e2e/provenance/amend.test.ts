@@ -70,6 +70,8 @@ describe('task amendments', () => {
     const after = await widened.connect();
     expect(text(await after.callTool({ name: 'stdio.whoami', arguments: {} }))).toMatch(/^authorized=/);
     expect(text(await after.callTool({ name: 'stdio.echo', arguments: { text: 'still' } }))).toBe('echo: still');
+    // The credential from before the amendment is refused from now on (the new one replaces it).
+    expect(text(await before.callTool({ name: 'stdio.echo', arguments: { text: 'old' } }))).toMatch(/issued before the task was amended/);
     await s.m.audit.drain();
     const [amended] = await s.m.store.listAudit({ taskId: task.id, type: 'task.amend', newestFirst: true, limit: 1 });
     expect(amended).toMatchObject({ outcome: 'success', data: { approval: id, approvedBy: ['user:alice@corp.example'], tools: ['stdio.echo', 'stdio.whoami'] } });
