@@ -96,7 +96,8 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     // Observe mode may let through what policy would deny (never the scope): recorded as would-deny.
     const decideSpan = span && gw.tracing.start('mandate.decide', { 'mcp.tool': tool.name }, span.ctx);
     // Where each argument's value appears: the intent, the scope, results the task was shown.
-    provenance = gw.provenance ? await gw.provenance.of(session.state.task, args) : undefined;
+    // (Looked up only when some policy reads it; results are recorded whatever the policies say.)
+    provenance = gw.provenance && gw.policyUsesProvenance() ? await gw.provenance.of(session.state.task, args) : undefined;
     const decided = gw.enforcement.apply(gw.authorizer.authorize({ agent: session.agent, task: session.state.task, tool, args, calls, provenance }), session.agent, tool);
     gw.tracing.end(decideSpan, { 'mandate.decision': decided.decision, 'mandate.decision_id': decided.id, 'mandate.policy_ids': decided.policyIds.join(','), 'mandate.would_deny': decided.wouldDeny ? true : undefined });
     decision = decided;

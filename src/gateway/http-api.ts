@@ -205,7 +205,7 @@ export class HttpApiGateway {
       await gw.refreshShared(state);
       const decideSpan = span && gw.tracing.start('mandate.decide', { 'mandate.tool': tool.name }, span.ctx);
       // Where each value of the request comes from (path, query, body): the intent, the scope, results seen.
-      provenance = gw.provenance ? await gw.provenance.of(state.task, c.args as unknown as Record<string, unknown>) : undefined;
+      provenance = gw.provenance && gw.policyUsesProvenance() ? await gw.provenance.of(state.task, c.args as unknown as Record<string, unknown>) : undefined;
       const decided = gw.enforcement.apply(gw.authorizer.authorizeHttp({ agent, task: state.task, tool, args: c.args, http: c.http, resource: c.resource, callsOf: (g) => state.calls.get(g) ?? 0, provenance }), agent, tool);
       gw.tracing.end(decideSpan, { 'mandate.decision': decided.decision, 'mandate.decision_id': decided.id, 'mandate.policy_ids': decided.policyIds.join(','), 'mandate.would_deny': decided.wouldDeny ? true : undefined });
       decision = decided;

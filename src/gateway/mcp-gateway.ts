@@ -489,6 +489,11 @@ export class McpGateway {
     for (const [tool, n] of Object.entries(counts)) if (n > (state.calls.get(tool) ?? 0)) state.calls.set(tool, n);
   }
 
+  /** Whether any policy reads where argument values come from (the provenance lookup is skipped otherwise). */
+  policyUsesProvenance(): boolean {
+    return this.d.policy.current.compiled.usesProvenance === true;
+  }
+
   /** An amendment was applied to a task: sessions here use its new scope from the next call. */
   taskAmended(task: Task): void {
     const state = this.states.get(task.id);

@@ -34,6 +34,8 @@ export interface CompiledPolicies {
   argTypes: Map<string, Extract<CedarType, { kind: 'Record' }>>;
   files: Array<{ path: string; sha256: string; text: string }>;
   warnings: string[];
+  /** Whether any policy reads `context.provenance` or `context.untrustedArgs` (else the lookup is skipped). */
+  usesProvenance?: boolean;
 }
 
 export interface PolicySources {
@@ -327,7 +329,8 @@ function compileChecked(src: PolicySources): CompiledPolicies {
     });
   }
   const version = sha256Hex(JSON.stringify([schemaText, files.map((f) => [f.path, f.sha256])])).slice(0, 16);
-  return { version, schemaText, policies, actionAncestors, entityTypes, argTypes: generated.argTypes, files, warnings };
+  const usesProvenance = policies.some((p) => /\b(provenance|untrustedArgs)\b/.test(p.text));
+  return { version, schemaText, policies, actionAncestors, entityTypes, argTypes: generated.argTypes, files, warnings, usesProvenance };
 }
 
 export function relativeTo(dir: string, file: string): string {
