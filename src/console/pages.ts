@@ -103,14 +103,14 @@ function approvalCard(a: Approval, owner: string | null, csrf: string): string {
   const approvals = a.decisions.filter((d) => d.decision === 'approve');
   const loud = a.kind === 'breakglass';
   return `<section id="${esc(a.id)}" data-v="${esc(`${a.status}:${a.decisions.length}`)}" class="card${loud ? ' breakglass' : ''}" aria-labelledby="h-${esc(a.id)}">
-<h2 id="h-${esc(a.id)}">${loud ? '<span class="tag loud">BREAK-GLASS</span> ' : ''}<span class="tag">${esc(a.kind.replace('_', ' '))}</span> ${esc(a.tool ?? (loud ? 'emergency task' : 'task start'))} <span class="muted">${esc(a.id)}</span></h2>
+<h2 id="h-${esc(a.id)}">${loud ? '<span class="tag loud">BREAK-GLASS</span> ' : ''}<span class="tag">${esc(a.kind.replace('_', ' '))}</span> ${esc(a.tool ?? (loud ? 'emergency task' : a.kind === 'task_amend' ? 'widen a running task' : 'task start'))} <span class="muted">${esc(a.id)}</span></h2>
 <table><tr><th scope="row">agent</th><td><a href="/console/agents/${esc(encodeURIComponent(a.agentId))}">${esc(a.agentId)}</a>${owner ? ` <span class="muted">(owner ${esc(owner)})</span>` : ''}</td></tr>
 <tr><th scope="row">requested by</th><td>${esc(a.requester)}</td></tr>
 <tr><th scope="row">task intent</th><td>${esc(a.intent)}</td></tr>
 <tr><th scope="row">why it asks</th><td>${esc(a.reason)} <span class="muted">${a.policyIds.map((p) => esc(p)).join(', ')}</span></td></tr>
 <tr><th scope="row">approvers</th><td>${esc(a.approvers.join(' or '))}; <strong>${approvals.length} of ${a.quorum}</strong> approval${a.quorum > 1 ? 's' : ''}${approvals.length ? ` (${approvals.map((d) => esc(d.by)).join(', ')})` : ''}${loud ? ', never the requester' : ''}</td></tr>
 <tr><th scope="row">expires</th><td>${esc(when(a.expiresAt))}</td></tr></table>
-${a.args !== null && a.args !== undefined ? `<p class="muted">The exact action (sensitive arguments redacted):</p><pre>${esc(JSON.stringify(a.args, null, 2))}</pre>` : ''}
+${a.args !== null && a.args !== undefined ? `<p class="muted">${a.kind === 'task_amend' ? 'The exact change to the task (what is added, what a grant becomes):' : 'The exact action (sensitive arguments redacted):'}</p><pre>${esc(JSON.stringify(a.args, null, 2))}</pre>` : ''}
 ${provenanceNote(a)}
 <form method="post" action="/console/approvals/${esc(encodeURIComponent(a.id))}">${hidden('csrf', csrf)}
 <label for="reason-${esc(a.id)}">Reason (shown to the agent and in audit)</label><input type="text" id="reason-${esc(a.id)}" name="reason" maxlength="500">
