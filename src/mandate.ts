@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { ApprovalService } from './approvals/approval-service.js';
 import { WebhookNotifier } from './approvals/webhooks.js';
 import { AuditLog } from './audit/audit-log.js';
+import { createSinkRunner, type SinkRunner } from './audit/sinks/index.js';
 import { publicUrlOf, type MandateConfig } from './config/load.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { EventBus } from './events/bus.js';
@@ -89,6 +90,8 @@ export interface Mandate {
   store: Store;
   events: EventBus;
   audit: AuditLog;
+  /** Audit streaming: delivers the log to the configured sinks, records signed checkpoints (started by `listen`). */
+  auditSinks: SinkRunner;
   keys: SigningKeys;
   adminTokenPath: string;
   adminTokenCreated: boolean;
@@ -332,6 +335,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       await listener.start();
     }
 
+    const auditSinks = createSinkRunner({ config, store, audit, keys, clock, secrets, logger: opts.logger, faults });
     let sweeper: NodeJS.Timeout | undefined;
     let sweeps = 0;
     const m: Mandate = {
@@ -341,6 +345,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       store,
       events,
       audit,
+      auditSinks,
       keys,
       adminTokenPath: admin.path,
       adminTokenCreated: admin.created,
@@ -405,6 +410,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
           faults.guard('maintenance sweep', m.sweep());
         }, config.tasks.sweepInterval * 1000);
         sweeper.unref();
+        auditSinks.start();
         return { port, url: endpoints.base };
       },
       async close() {
@@ -412,7 +418,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         // Every part is closed even if another fails (a broken store must not keep upstream
         // processes or the port alive); the first failure is reported after.
         let first: unknown;
-        for (const step of [async () => listener?.close(), () => gateway.close(), async () => dbRoles?.close(), () => webhooks.close(), () => m.app.close(), () => upstreams.close(), () => audit.drain(), () => tracing.close(), () => store.close()]) {
+        for (const step of [async () => listener?.close(), () => gateway.close(), async () => dbRoles?.close(), () => webhooks.close(), () => m.app.close(), () => upstreams.close(), () => auditSinks.stop(), () => audit.drain(), () => tracing.close(), () => store.close()]) {
           try {
             await step();
           } catch (err) {

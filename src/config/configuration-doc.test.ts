@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { defaults } from './defaults.js';
-import { configSchema, secretSourceSchema, taskTemplateSchema, toolConfigSchema, upstreamConfigSchema } from './schema.js';
+import { configSchema, fileSinkSchema, httpSinkSchema, secretSourceSchema, taskTemplateSchema, toolConfigSchema, upstreamConfigSchema } from './schema.js';
 
 const DOC = readFileSync(join(import.meta.dirname, '../../docs/configuration.md'), 'utf8');
 
@@ -36,6 +36,8 @@ const schemaKeys = [
   ...keyPaths(upstreamConfigSchema, 'upstreams.<name>.'),
   ...keyPaths(toolConfigSchema, 'upstreams.<name>.tools.<tool>.'),
   ...keyPaths(taskTemplateSchema, 'taskTemplates.<id>.'),
+  ...keyPaths(fileSinkSchema, 'audit.sinks.<name>.'),
+  ...keyPaths(httpSinkSchema, 'audit.sinks.<name>.'),
 ];
 /** Keys that are tables' rows: `| \`key\` | default | meaning |`. */
 const documented = [...DOC.matchAll(/^\| `([^`]+)` \| ([^|]*) \|/gm)].map((m) => ({ key: m[1]!, default: m[2]!.trim() }));

@@ -253,6 +253,37 @@ export const oauthConfigSchema = z
   })
   .strict();
 
+/** An audit sink writing JSON Lines to a file, rotated by size (src/audit/sinks/file-sink.ts). */
+export const fileSinkSchema = z
+  .object({
+    type: z.literal('file'),
+    /** The file (relative to the config file's directory); rotated ones get `.1`, `.2`, … */
+    path: z.string().min(1),
+    /** Rotate once the file would grow past this many bytes. */
+    maxBytes: z.number().int().min(1024).default(100 * 1024 * 1024),
+    /** Files kept in all, the current one included (the oldest goes at rotation). */
+    keep: z.number().int().min(2).max(10_000).default(10),
+  })
+  .strict();
+
+/** An audit sink POSTing batches to a collector or SIEM (src/audit/sinks/http-sink.ts). */
+export const httpSinkSchema = z
+  .object({
+    type: z.literal('http'),
+    url: z.url({ protocol: /^https?$/ }),
+    /** Sent with every batch; `${NAME}` from the environment, `${secret:<name>}` a named secret. */
+    headers: z.record(z.string(), z.string()).default({}),
+    /** `jsonl`: one event per line; `otlp`: OTLP/HTTP logs JSON. */
+    format: z.enum(['jsonl', 'otlp']).default('jsonl'),
+    /** Events per request. */
+    batch: z.number().int().min(1).max(10_000).default(500),
+    /** Seconds one request may take. */
+    timeout: z.number().positive().max(300).default(10),
+  })
+  .strict();
+
+export const auditSinkSchema = z.discriminatedUnion('type', [fileSinkSchema, httpSinkSchema]);
+
 /** People sign in on the consent page through their company's OpenID Connect provider. */
 export const oidcLoginSchema = z
   .object({
@@ -405,6 +436,21 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Audit streaming: sinks the log is delivered to, and signed checkpoints of its head. */
+    audit: z
+      .object({
+        sinks: z.record(name, auditSinkSchema).default({}),
+        /** A signed checkpoint of the chain head is recorded after `every` events or `interval` seconds (0: never), and at each file rotation. */
+        checkpoint: z
+          .object({
+            every: z.number().int().min(0).default(1000),
+            interval: z.number().min(0).default(3600),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     /** Observe before enforcing: where policy's denials are only recorded. The most specific
      *  setting wins: the tool's `mode`, then its upstream's, then the agent's here, then `mode`.
      *  The task's scope, tool pinning, input schemas and `forbid`s marked `@enforce` always hold. */
@@ -451,3 +497,4 @@ export type ApprovalsConfig = z.infer<typeof approvalsConfigSchema>;
 export type UpstreamConfig = z.infer<typeof upstreamConfigSchema>;
 export type TaskTemplate = z.infer<typeof taskTemplateSchema>;
 export type OAuthConfig = z.infer<typeof oauthConfigSchema>;
+export type AuditSinkConfig = z.infer<typeof auditSinkSchema>;

@@ -345,6 +345,43 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
       });
     });
 
+    describe('audit sink cursors and leases', () => {
+      it('starts a new sink at cursor 0 leased to its first holder; another waits for the lease to run out', async () => {
+        expect(await store.leaseAuditSink('siem', 'a', 1000, 2000)).toMatchObject({ name: 'siem', cursor: 0, holder: 'a', leaseUntil: 2000, lastError: null, createdAt: 1000 });
+        expect(await store.leaseAuditSink('siem', 'b', 1500, 2500)).toBeNull();
+        expect(await store.leaseAuditSink('siem', 'a', 1500, 2500)).toMatchObject({ holder: 'a', leaseUntil: 2500 });
+        expect(await store.leaseAuditSink('siem', 'b', 2500, 3500)).toMatchObject({ holder: 'b', cursor: 0, leaseUntil: 3500 });
+      });
+
+      it('moves the cursor only for the holder and only from the value it read (a holder that lost the lease cannot)', async () => {
+        await store.leaseAuditSink('siem', 'a', 1000, 2000);
+        expect(await store.advanceAuditSink('siem', 'a', 0, 5, 1100)).toBe(true);
+        expect(await store.advanceAuditSink('siem', 'a', 0, 9, 1200)).toBe(false);
+        expect(await store.advanceAuditSink('siem', 'b', 5, 9, 1200)).toBe(false);
+        expect(await store.leaseAuditSink('siem', 'b', 2000, 3000)).toMatchObject({ holder: 'b', cursor: 5 });
+        expect(await store.advanceAuditSink('siem', 'a', 5, 9, 2100)).toBe(false);
+        expect(await store.advanceAuditSink('siem', 'b', 5, 9, 2100)).toBe(true);
+        expect((await store.listAuditSinks())[0]).toMatchObject({ cursor: 9, deliveredAt: 2100 });
+      });
+
+      it('records the last error until the next delivery, and lets another take a released lease at once', async () => {
+        await store.leaseAuditSink('b-sink', 'a', 1000, 9000);
+        await store.leaseAuditSink('a-sink', 'a', 1000, 9000);
+        await store.noteAuditSinkError('b-sink', 'a', 'receiver answered 503', 1100);
+        await store.noteAuditSinkError('b-sink', 'x', 'not the holder', 1100);
+        expect(await store.listAuditSinks()).toMatchObject([{ name: 'a-sink', lastError: null }, { name: 'b-sink', lastError: 'receiver answered 503', errorAt: 1100 }]);
+        await store.advanceAuditSink('b-sink', 'a', 0, 3, 1200);
+        expect((await store.listAuditSinks())[1]).toMatchObject({ lastError: null, errorAt: null, cursor: 3 });
+        await store.releaseAuditSink('b-sink', 'a');
+        expect(await store.leaseAuditSink('b-sink', 'b', 1300, 9000)).toMatchObject({ holder: 'b', cursor: 3 });
+      });
+
+      it('gives a contested lease to exactly one of many racing holders', async () => {
+        const got = await Promise.all(Array.from({ length: 8 }, (_, i) => store.leaseAuditSink('race', `h${i}`, 1000, 5000)));
+        expect(got.filter((g) => g !== null).length).toBe(1);
+      });
+    });
+
     describe('policy versions', () => {
       it('stores versions and returns the latest', async () => {
         expect(await store.latestPolicyVersion()).toBeNull();

@@ -474,6 +474,40 @@ export interface AuditStore {
   auditHead(): Promise<{ seq: number; hash: string } | null>;
 }
 
+/** Where one audit sink has delivered up to, and which process delivers it (src/audit/sinks). */
+export interface AuditSinkState {
+  name: string;
+  /** The seq of the last event delivered (0: none yet). */
+  cursor: number;
+  /** The process that holds (or last held) the lease, or null. */
+  holder: string | null;
+  /** The lease runs until then (ms); 0 once released. */
+  leaseUntil: number;
+  lastError: string | null;
+  errorAt: number | null;
+  /** When the cursor last moved. */
+  deliveredAt: number | null;
+  createdAt: number;
+}
+
+/** Durable cursors of the audit sinks, each with a lease so that one process delivers a sink at a time. */
+export interface AuditSinkStore {
+  /**
+   * Takes or renews the lease of sink `name` for `holder` until `until`, in one conditional
+   * statement: only if the lease is free, expired at `now`, or `holder`'s already (a new sink
+   * starts at cursor 0). The state if `holder` now holds it; null if another process does.
+   */
+  leaseAuditSink(name: string, holder: string, now: number, until: number): Promise<AuditSinkState | null>;
+  /** Moves the cursor from `from` to `to` (and clears the last error), only if `holder` holds the lease and the cursor is still `from`. */
+  advanceAuditSink(name: string, holder: string, from: number, to: number, now: number): Promise<boolean>;
+  /** Records why the last delivery failed (while `holder` holds the lease). */
+  noteAuditSinkError(name: string, holder: string, error: string, now: number): Promise<void>;
+  /** Gives the lease up, so another process may take it at once. */
+  releaseAuditSink(name: string, holder: string): Promise<void>;
+  /** Every sink's state, by name. */
+  listAuditSinks(): Promise<AuditSinkState[]>;
+}
+
 export interface PolicyStore {
   insertPolicyVersion(v: PolicyVersion): Promise<void>;
   latestPolicyVersion(): Promise<PolicyVersion | null>;
@@ -501,7 +535,8 @@ export interface Store
     ApprovalStore,
     McpSessionStore,
     TaskValueStore,
-    OAuthStore {
+    OAuthStore,
+    AuditSinkStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Why the store must not be used to decide anything (corrupted, deleted or replaced under us), or null. */
   readonly trust: { untrusted: string | null };

@@ -1,7 +1,8 @@
 // `mandate audit tail|verify|export`.
 
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { describeVerifyExport, verifyExport } from '../../audit/sinks/verify-export.js';
 import { CliError } from '../client.js';
 import { action } from '../context.js';
 import { printJson } from '../output.js';
@@ -91,6 +92,31 @@ export function registerAuditCommands(program: Command): void {
           await new Promise<void>((res) => s.on('finish', () => res()));
           process.stderr.write(`exported ${r.text ? r.text.trimEnd().split('\n').length : 0} events to ${o.out}\n`);
         } else process.stdout.write(r.text);
+      }),
+    );
+
+  audit
+    .command('verify-export')
+    .description('verify exported or streamed JSON Lines files: chain links, signed checkpoints, nothing missing or cut')
+    .argument('<files...>', 'the files (any order), e.g. audit.jsonl audit.jsonl.1 …')
+    .option('--jwks <file>', "Mandate's public keys (default: the server's /.well-known/jwks.json)")
+    .option('--json', 'print JSON')
+    .action(
+      action(async (client, cmd, files: string[]) => {
+        const o = cmd.opts();
+        let jwks: { keys: unknown[] };
+        if (o.jwks) {
+          try {
+            jwks = JSON.parse(readFileSync(o.jwks, 'utf8'));
+          } catch (err) {
+            throw new CliError(`--jwks ${o.jwks}: not a readable JWKS file (${(err as Error).message})`);
+          }
+        } else jwks = await client.call('GET', '/.well-known/jwks.json', { auth: 'none' });
+        if (!Array.isArray(jwks?.keys)) throw new CliError('the JWKS has no `keys` array');
+        const r = await verifyExport(files, jwks as never);
+        if (o.json) printJson(r);
+        else process.stdout.write(`${describeVerifyExport(r)}\n`);
+        if (!r.ok) throw new CliError('archive verification failed', 3);
       }),
     );
   void printJson;

@@ -35,6 +35,12 @@ export function registerAuditRoutes(app: FastifyInstance, m: Mandate): void {
     return m.audit.verify();
   });
 
+  // Audit streaming: each sink's cursor, lag and last error, and the checkpoint schedule (no header values, no URL credentials).
+  app.get('/api/v1/audit/sinks', async (req) => {
+    await requireAdmin(m, req);
+    return m.auditSinks.status();
+  });
+
   app.get('/api/v1/audit/export', async (req, reply) => {
     await requireAdmin(m, req);
     const q = parseWith(listQuery.pick({ after: true }), req.query, 'query');

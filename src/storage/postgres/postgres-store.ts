@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import type { AuditSinkState } from '../types.js';
 import { MandateError, q } from '../../core/errors.js';
 import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors.js';
 import { GENESIS_HASH } from '../types.js';
@@ -1209,4 +1210,51 @@ export class PostgresStore implements Store {
       [p.upstream, p.tool, p.acceptedHash, j(p.acceptedDefinition), p.pendingHash, j(p.pendingDefinition), p.firstSeen, p.updatedAt],
     );
   }
+
+  // ---- audit sinks (src/audit/sinks)
+  async leaseAuditSink(name: string, holder: string, now: number, until: number): Promise<AuditSinkState | null> {
+    // One statement: of replicas racing for a free or expired lease, the first takes the row
+    // lock and the lease; the others wait, see the new holder's unexpired lease and take nothing.
+    const { rows } = await this.exec(
+      `INSERT INTO audit_sinks (name, delivered_seq, holder, lease_until, created_at) VALUES ($1, 0, $2, $3, $4)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
+         WHERE audit_sinks.holder IS NULL OR audit_sinks.holder = excluded.holder OR audit_sinks.lease_until <= $4
+       RETURNING *`,
+      [name, holder, until, now],
+    );
+    return rows[0] ? auditSinkFromRow(rows[0]) : null;
+  }
+
+  async advanceAuditSink(name: string, holder: string, from: number, to: number, now: number): Promise<boolean> {
+    const { rowCount } = await this.exec(
+      'UPDATE audit_sinks SET delivered_seq = $1, delivered_at = $2, last_error = NULL, error_at = NULL WHERE name = $3 AND holder = $4 AND delivered_seq = $5',
+      [to, now, name, holder, from],
+    );
+    return rowCount === 1;
+  }
+
+  async noteAuditSinkError(name: string, holder: string, error: string, now: number): Promise<void> {
+    await this.exec('UPDATE audit_sinks SET last_error = $1, error_at = $2 WHERE name = $3 AND holder = $4', [error, now, name, holder]);
+  }
+
+  async releaseAuditSink(name: string, holder: string): Promise<void> {
+    await this.exec('UPDATE audit_sinks SET lease_until = 0 WHERE name = $1 AND holder = $2', [name, holder]);
+  }
+
+  async listAuditSinks(): Promise<AuditSinkState[]> {
+    return (await this.read(`SELECT * FROM audit_sinks ORDER BY name ${C}`)).map(auditSinkFromRow);
+  }
+}
+
+function auditSinkFromRow(r: Row): AuditSinkState {
+  return {
+    name: r.name as string,
+    cursor: Number(r.delivered_seq),
+    holder: (r.holder as string | null) ?? null,
+    leaseUntil: Number(r.lease_until),
+    lastError: (r.last_error as string | null) ?? null,
+    errorAt: r.error_at == null ? null : Number(r.error_at),
+    deliveredAt: r.delivered_at == null ? null : Number(r.delivered_at),
+    createdAt: Number(r.created_at),
+  };
 }

@@ -8,6 +8,7 @@ import { q } from '../../core/errors.js';
 import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors.js';
 import { GENESIS_HASH } from '../types.js';
 import { openSqlite, type SqliteDatabase, type SqliteStatement } from './driver.js';
+import type { AuditSinkState } from '../types.js';
 import {
   agentFromRow,
   approvalFromRow,
@@ -896,4 +897,52 @@ export class SqliteStore implements Store {
     this.stmts.putToolPin!.run(p.upstream, p.tool, p.acceptedHash, j(p.acceptedDefinition), p.pendingHash, j(p.pendingDefinition), p.firstSeen, p.updatedAt);
   }
 
+  // ---- audit sinks (src/audit/sinks)
+  async leaseAuditSink(name: string, holder: string, now: number, until: number): Promise<AuditSinkState | null> {
+    // One statement: a new sink's row is made leased; an existing one changes hands only when
+    // its lease is free or over (a process on the same file racing for it waits for the write lock).
+    const r = this.db
+      .prepare(
+        `INSERT INTO audit_sinks (name, delivered_seq, holder, lease_until, created_at) VALUES (?, 0, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
+           WHERE audit_sinks.holder IS NULL OR audit_sinks.holder = excluded.holder OR audit_sinks.lease_until <= ?
+         RETURNING *`,
+      )
+      .get(name, holder, until, now, now) as Row | undefined;
+    return r ? auditSinkFromRow(r) : null;
+  }
+
+  async advanceAuditSink(name: string, holder: string, from: number, to: number, now: number): Promise<boolean> {
+    return (
+      this.db
+        .prepare('UPDATE audit_sinks SET delivered_seq = ?, delivered_at = ?, last_error = NULL, error_at = NULL WHERE name = ? AND holder = ? AND delivered_seq = ?')
+        .run(to, now, name, holder, from).changes === 1
+    );
+  }
+
+  async noteAuditSinkError(name: string, holder: string, error: string, now: number): Promise<void> {
+    this.db.prepare('UPDATE audit_sinks SET last_error = ?, error_at = ? WHERE name = ? AND holder = ?').run(error, now, name, holder);
+  }
+
+  async releaseAuditSink(name: string, holder: string): Promise<void> {
+    this.db.prepare('UPDATE audit_sinks SET lease_until = 0 WHERE name = ? AND holder = ?').run(name, holder);
+  }
+
+  async listAuditSinks(): Promise<AuditSinkState[]> {
+    return (this.db.prepare('SELECT * FROM audit_sinks ORDER BY name').all() as Row[]).map(auditSinkFromRow);
+  }
+
+}
+
+function auditSinkFromRow(r: Row): AuditSinkState {
+  return {
+    name: r.name as string,
+    cursor: Number(r.delivered_seq),
+    holder: (r.holder as string | null) ?? null,
+    leaseUntil: Number(r.lease_until),
+    lastError: (r.last_error as string | null) ?? null,
+    errorAt: r.error_at == null ? null : Number(r.error_at),
+    deliveredAt: r.delivered_at == null ? null : Number(r.delivered_at),
+    createdAt: Number(r.created_at),
+  };
 }
