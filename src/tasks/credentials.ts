@@ -8,6 +8,8 @@ import { MandateError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { Lru } from '../core/lru.js';
 import type { SigningKeys } from '../identity/signing-keys.js';
+import { decodeHeader, JwsError, keyObjectOf, verifyCompact } from '../identity/jws.js';
+import type { KeyObject } from 'node:crypto';
 import type { Agent, ChainLink, Task } from '../storage/types.js';
 import type { RevocationList } from './revocation.js';
 import { scopeToDetails } from './scope.js';
@@ -74,6 +76,8 @@ export interface IssuedCredential {
 
 export class CredentialService {
   private readonly verified = new Lru<string, TaskClaims>(50_000);
+  /** Mandate's public keys as node:crypto KeyObjects, by kid (keys rotate rarely; entries are tiny). */
+  private readonly keyObjects = new Map<string, KeyObject>();
 
   constructor(
     private readonly keys: SigningKeys,
@@ -123,22 +127,29 @@ export class CredentialService {
     if (typeof token !== 'string' || token.length === 0 || token.length > 16_384) throw new MandateError('invalid_token', 'credential is missing or malformed');
     let claims = this.verified.get(token);
     if (!claims) {
+      // Cold path through node:crypto with the key as a ready KeyObject (see identity/jws.ts).
+      let payload: Record<string, unknown>;
       try {
-        const { payload } = await jwtVerify(
-          token,
-          async (header) => {
-            const k = this.keys.byKid(header.kid);
-            if (!k) throw new MandateError('invalid_token', 'credential was signed by an unknown key');
-            return k.publicKey;
-          },
-          { algorithms: ['ES256'], issuer: this.issuer, typ: 'at+jwt', currentDate: new Date(this.clock.now()), requiredClaims: ['exp', 'iat', 'jti', 'sub'] },
-        );
-        if (typeof payload.task_id !== 'string' || typeof payload.client_id !== 'string') throw new MandateError('invalid_token', 'credential is not a task credential');
-        claims = payload as TaskClaims;
+        const decoded = decodeHeader(token);
+        const kid = decoded.header.kid;
+        const k = typeof kid === 'string' ? this.keys.byKid(kid) : undefined;
+        if (!k) throw new MandateError('invalid_token', 'credential was signed by an unknown key');
+        if (decoded.header.typ !== 'at+jwt') throw new MandateError('invalid_token', 'credential claim `typ` is invalid: a task credential is an `at+jwt`');
+        let key = this.keyObjects.get(k.kid);
+        if (!key) this.keyObjects.set(k.kid, (key = keyObjectOf(k.publicKey)));
+        ({ payload } = verifyCompact(token, key, 'ES256', decoded));
       } catch (err) {
         if (err instanceof MandateError) throw err;
-        throw new MandateError('invalid_token', explain(err), { cause: err });
+        if (err instanceof JwsError) throw new MandateError('invalid_token', err.kind === 'signature' ? 'credential signature is invalid' : err.kind === 'algorithm' ? 'credential algorithm is not accepted' : 'credential is malformed or not issued by this Mandate', { cause: err });
+        throw new MandateError('invalid_token', 'credential is malformed or not issued by this Mandate', { cause: err });
       }
+      if (payload.iss !== this.issuer) throw new MandateError('invalid_token', 'credential claim `iss` is invalid');
+      for (const c of ['exp', 'iat'] as const) if (typeof payload[c] !== 'number' || !Number.isFinite(payload[c])) throw new MandateError('invalid_token', `credential claim \`${c}\` is invalid`);
+      for (const c of ['jti', 'sub'] as const) if (typeof payload[c] !== 'string') throw new MandateError('invalid_token', `credential claim \`${c}\` is invalid`);
+      if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf * 1000 > this.clock.now())) throw new MandateError('invalid_token', 'credential claim `nbf` is invalid');
+      if ((payload.exp as number) * 1000 <= this.clock.now()) throw new MandateError('invalid_token', 'credential has expired: the task is over; start a new task');
+      if (typeof payload.task_id !== 'string' || typeof payload.client_id !== 'string') throw new MandateError('invalid_token', 'credential is not a task credential');
+      claims = payload as TaskClaims;
       this.verified.set(token, claims);
     }
     // Per use, whether cached or not: audience, expiry and revocation.
