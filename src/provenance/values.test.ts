@@ -41,6 +41,19 @@ describe('provenance values', () => {
     expect(valuesIn(big, 1000).size).toBe(1000);
   });
 
+  it('mines hostile text in linear time (attack: an untrusted result built to make the gateway\'s matching quadratic and stall every agent)', () => {
+    // A long run without `@` took the e-mail pattern O(n²) steps before it was anchored to the start
+    // of a run (20 KB: 0.3 s; 400 KB: ~2 minutes of a blocked event loop); the others guard the other
+    // patterns. No clock is read: a regression shows as this test not finishing within the timeout.
+    const n = 400_000;
+    for (const hostile of ['x'.repeat(n), `${'x'.repeat(n)}@`, '1('.repeat(n / 2), 'a@'.repeat(n / 2), '1 '.repeat(n / 2) + 'x']) {
+      expect(valuesIn({ content: [{ type: 'text', text: hostile }] }).size).toBeGreaterThanOrEqual(0);
+    }
+    // Still found after the change: a phone number in parentheses, an address after punctuation.
+    expect(traced('call (555) 123-4567 now', '555) 123-4567')).toBe(true);
+    expect(traced('reply to:(bob.smith@corp.example)', 'bob.smith@corp.example')).toBe(true);
+  });
+
   it('normalises URLs and numbers', () => {
     expect(canonicalUrl('HTTPS://Example.COM:443/a/#frag')).toBe('https://example.com/a');
     expect(canonicalUrl('mailto:x@y.z')).toBeNull();

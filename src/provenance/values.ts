@@ -13,7 +13,9 @@ const WHOLE_MAX = 256;
 /** Shortest value worth tracking: shorter ones ("ok", "1") would match everything. */
 const MIN_LEN = 3;
 
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+// Starts only where a run of local-part characters starts: without the lookbehind a long run with
+// no `@` (1 KB of text, say) is rescanned from every position, quadratic in its length.
+const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 const URL_RE = /\bhttps?:\/\/[^\s<>"'`)\]]+/gi;
 const IBAN = /\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{2,4}){3,8}\b/gi;
 const PHONE = /\+?\d[\d ().-]{6,}\d/g;
@@ -89,6 +91,7 @@ export function valuesIn(content: unknown, limit = 10_000): Set<string> {
       }
     }
     for (const re of [EMAIL, URL_RE, PHONE, AMOUNT, TOKEN]) {
+      if (re === EMAIL && !s.includes('@')) continue;
       re.lastIndex = 0;
       for (const m of s.matchAll(re)) {
         if (out.size >= limit) return;
