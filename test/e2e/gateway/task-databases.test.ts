@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqlite } from '../../../src/storage/sqlite/driver.js';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectAgent, text } from '../../helpers/gateway.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { serveAgent, startServe } from '../../helpers/process.js';
@@ -185,6 +185,9 @@ describe('a database role per task', () => {
 });
 
 describe('delegation', () => {
+  // SDK agents sign their assertions and DPoP proofs with the real time, and a test above moved the
+  // server's clock 61 s ahead: without this the proofs' age depended on how long the tests took.
+  beforeEach(() => clock.set(Date.now()));
   it('a delegated task gets a role of its own, never with more than its parent\'s (escalation by delegation is refused)', async () => {
     const sdk = async () => {
       const a = await createTestAgent(s);
