@@ -5,10 +5,12 @@ import { decisions } from './decisions.mjs';
 import { pdpHttp } from './pdp-http.mjs';
 import { credentials } from './credentials.mjs';
 import { gateway } from './gateway.mjs';
+import { hotpath } from './hotpath.mjs';
 import { store } from './store.mjs';
 import { scaleout } from './scaleout.mjs';
 import { httpApi } from './httpapi.mjs';
 import { review } from './review.mjs';
+import { report } from './report.mjs';
 import { observability } from './observability.mjs';
 import { provenance } from './provenance.mjs';
 import { efficacy } from './efficacy/run.mjs';
@@ -26,6 +28,10 @@ if (want('pdp')) {
 }
 if (want('gateway')) {
   await gateway();
+  console.log();
+}
+if (want('hotpath')) {
+  await hotpath();
   console.log();
 }
 if (want('store')) {
@@ -54,6 +60,10 @@ if (want('observability')) {
 }
 if (want('review')) {
   await review();
+  console.log();
+}
+if (want('report')) {
+  await report();
   console.log();
 }
 if (want('credentials')) {

@@ -2,6 +2,8 @@
 // (suspension revokes tasks, reloads clear caches), and owns start and shutdown.
 
 import { Tracing } from './observability/tracing.js';
+import { Metrics } from './observability/metrics.js';
+import { READS_PROVENANCE } from './policy/compile.js';
 import { ProvenanceTracker } from './provenance/tracker.js';
 import { MANDATE_VERSION } from './core/version.js';
 import { canonicalJson } from './core/canonical-json.js';
@@ -117,6 +119,8 @@ export interface Mandate {
   endpoints: Endpoints;
   /** Failures on background paths, counted and logged (never a crash). */
   faults: BackgroundFaults;
+  /** Prometheus metrics of this Mandate (its own registry; off: every call is a no-op). */
+  metrics: Metrics;
   /** Named secrets (env, files, Vault), the only holder of their values. */
   secrets: SecretBroker;
   /** The enforcement point for REST APIs (`/http/<upstream>/…`). */
@@ -156,7 +160,18 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
   try {
     const events = new EventBus();
     const secrets = new SecretBroker({ secrets: config.secrets, vault: config.vault, clock });
+    // Metrics first: the store and the audit log report into them. The scrape token is a secret
+    // like any other (redacted by value; a variable that is not set fails the start).
+    const metricsToken = config.metrics.enabled && config.metrics.token !== undefined ? expandEnv(config.metrics.token, process.env, 'metrics.token') : null;
+    // An empty token would leave the endpoint open while the config says it is not.
+    if (metricsToken === '') throw new MandateError('config_invalid', 'metrics.token is empty once expanded: set the variable it names, or remove `metrics.token` to serve metrics without one');
+    if (metricsToken) registerSecretValues([metricsToken]);
+    const metrics = new Metrics({ enabled: config.metrics.enabled, token: metricsToken });
     const audit = new AuditLog(store, clock);
+    if (metrics.enabled) {
+      store.onUnavailable = (op) => metrics.storeError(op);
+      audit.onAppended = (seconds) => metrics.auditAppend(seconds);
+    }
     const keys = await SigningKeys.loadOrCreate(config.dataDir, clock.now());
     const admin = ensureAdminToken(config.dataDir);
     const tools = ToolCatalog.fromConfig(config.upstreams);
@@ -244,7 +259,15 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     const t = config.tracing;
     const tracing = new Tracing({ ...t, headers: Object.fromEntries(Object.entries(t.headers).map(([k, v]) => [k, expandEnv(v, process.env, `tracing.headers.${k}`)])) }, MANDATE_VERSION);
     const provenance = config.provenance.enabled ? new ProvenanceTracker(store, keys.derive('provenance'), { cap: config.provenance.maxValuesPerTask, perResult: config.provenance.maxValuesPerResult }) : null;
-    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, faults, logger: opts.logger, tracing, provenance });
+    const gateway = new McpGateway({ config, tools, upstreams, authorizer, policy, credentials, revocations, store, audit, clock, endpoints, approvals, dpop, faults, logger: opts.logger, tracing, metrics, provenance });
+    tasks.metrics = metrics;
+    metrics.collectFrom({
+      activeTasks: () => store.countActiveTasks(clock.now()),
+      pendingApprovals: () => store.countPendingApprovals(clock.now()),
+      // HTTP APIs and databases have no standing connection to be up or down.
+      upstreams: () => upstreams.status().filter((u) => u.kind === 'mcp').map((u) => ({ name: u.name, up: u.connected })),
+      readsProvenance: (id) => READS_PROVENANCE.test(policy.current.policy(id)?.text ?? ''),
+    });
     tasks.onAmended = (t) => gateway.taskAmended(t);
     if (provenance) tasks.provenanceOf = async (t, values) => ({ ...(await provenance.of(t, values)) });
     // A change of what is only observed is itself a security event: recorded once, by whichever
@@ -279,7 +302,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     const authorization = new AuthorizationServer({ config, store, tasks, credentials, audit, clock, tools, endpoints });
     const httpApi = new HttpApiGateway({ gateway, upstreams: config.upstreams, secrets, bodyLimit: config.server.bodyLimit, callTimeoutMs: config.gateway.callTimeout * 1000, maxResultBytes: config.gateway.maxResultBytes });
     const accessRequests = new AccessRequests({ keys, approvals, clock, endpoint: () => `${endpoints.base}/access/v1/requests`, issuer: () => endpoints.issuer, windowSeconds: Math.min(config.approvals.ttl, 600) });
-    const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types, accessRequests });
+    const pdp = new AuthzenPdp({ policy, entities, agents: store, tasks: store, revocations, tools, authorizer, audit, clock, types: config.authzen.types, accessRequests, metrics });
 
     // Several replicas on one PostgreSQL database: what another replica changes (revocations,
     // suspensions, approvals, pins, policies, tokens) reaches this one over LISTEN/NOTIFY.
@@ -370,6 +393,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       accessRequests,
       endpoints,
       faults,
+      metrics,
       secrets,
       httpApi,
       databases,
@@ -418,7 +442,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
         // Every part is closed even if another fails (a broken store must not keep upstream
         // processes or the port alive); the first failure is reported after.
         let first: unknown;
-        for (const step of [async () => listener?.close(), () => gateway.close(), async () => dbRoles?.close(), () => webhooks.close(), () => m.app.close(), () => upstreams.close(), () => auditSinks.stop(), () => audit.drain(), () => tracing.close(), () => store.close()]) {
+        for (const step of [async () => listener?.close(), () => gateway.close(), async () => dbRoles?.close(), () => webhooks.close(), () => m.app.close(), () => upstreams.close(), () => auditSinks.stop(), () => audit.drain(), () => tracing.close(), async () => metrics.close(), () => store.close()]) {
           try {
             await step();
           } catch (err) {

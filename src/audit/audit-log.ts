@@ -39,6 +39,8 @@ export class AuditLog {
   private queue: Pending[] = [];
   private flushing = false;
   private readonly listeners = new Set<Listener>();
+  /** Told how long each durable append took, in seconds (`mandate_audit_append_duration_seconds`); null: not timed. */
+  onAppended: ((seconds: number) => void) | null = null;
 
   constructor(
     private readonly store: AuditStore,
@@ -77,10 +79,12 @@ export class AuditLog {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, 1000);
       try {
+        const started = this.onAppended ? performance.now() : 0;
         const events = await this.store.appendAudit(
           batch.map((p) => p.input),
           chainHash,
         );
+        this.onAppended?.((performance.now() - started) / 1000);
         events.forEach((e, i) => batch[i]!.resolve(e));
         for (const e of events) for (const l of this.listeners) l(e);
       } catch (err) {

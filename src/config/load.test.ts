@@ -44,6 +44,9 @@ describe('loadConfig', () => {
     ['a database without its bound', 'upstreams:\n  db: { kind: postgres, connection: "postgres://a@h/d" }\n', /needs `privileges`/],
     ['a database privilege that is not one', 'upstreams:\n  db: { kind: postgres, connection: "postgres://a@h/d", privileges: { "public.t": [TRUNCATE] } }\n', /`upstreams.db.privileges/],
     ['a database object that is not schema.table', 'upstreams:\n  db: { kind: postgres, connection: "postgres://a@h/d", privileges: { "orders": [SELECT] } }\n', /`schema.table` or `schema.\*`/],
+    // /mcp and /http/… are taken before any route; the others would fail the start with a duplicate route.
+    ['a metrics path another endpoint has', 'metrics: { path: /http/metrics }\n', /`metrics.path`: this path belongs to another endpoint/],
+    ['a metrics path that is not one', 'metrics: { path: "metrics?x=1" }\n', /`metrics.path`: expected an absolute path like `\/metrics`/],
   ])('rejects %s with the file and key named', (_n, yaml, message) => {
     expect(() => load(yaml)).toThrow(message);
     try {

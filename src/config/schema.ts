@@ -425,6 +425,21 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Prometheus metrics (decisions, tool-call latency, tasks, approvals, upstreams, store errors), for a scraper. */
+    metrics: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Where they are served (not `/mcp`, `/http/…` or a path the API uses). */
+        path: z
+          .string()
+          .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, 'expected an absolute path like `/metrics`')
+          .refine((p) => !/^\/(mcp|http|api|access|oauth|authorize|console|healthz|readyz|favicon\.ico|\.well-known)(\/|$)/.test(p), 'this path belongs to another endpoint')
+          .default('/metrics'),
+        /** Bearer token a scraper must send (`${NAME}` from the environment); unset: no token asked. */
+        token: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
     /** Provenance of argument values: which values tool results showed a task, for `context.provenance` and `context.untrustedArgs`. */
     provenance: z
       .object({

@@ -10,6 +10,8 @@ import type { Explanation } from '../gateway/explain.js';
 import type { PolicyInfo } from '../policy/compile.js';
 import { esc } from '../oauth/consent-page.js';
 import type { Review } from '../governance/review.js';
+import type { Report } from '../governance/report.js';
+import { reportBody } from '../governance/report-render.js';
 
 export const CONSOLE_CSS = `
 *{box-sizing:border-box}body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1a1a1a}
@@ -54,6 +56,7 @@ const NAV: Array<[string, string]> = [
   ['/console/policies', 'Policies'],
   ['/console/tools', 'Tools'],
   ['/console/review', 'Review'],
+  ['/console/report', 'Report'],
 ];
 
 function layout(title: string, v: Viewer | null, body: string, here = ''): string {
@@ -430,6 +433,20 @@ export function reviewPage(o: { viewer: Viewer; review: Review; since: string; s
 <p class="muted">Accepting a review records that the agent still needs what it has (in audit) and moves its review date; to take access away, suspend or retire the agent on its page, or narrow the policies.</p>
 <table><thead><tr><th>agent</th><th>review by</th><th>used in the window</th><th>findings</th><th>review</th></tr></thead><tbody>${rows || '<tr><td colspan="5">No agents to review.</td></tr>'}</tbody></table>`,
     '/console/review',
+  );
+}
+
+// ---- framework report
+
+export function reportPage(o: { viewer: Viewer; report: Report; since: string; scope: string | null }): string {
+  const q = (format: string) => esc(new URLSearchParams({ since: o.since, format }).toString());
+  return layout(
+    'Framework report',
+    o.viewer,
+    `<form method="get" action="/console/report" class="filters"><div><label for="rp-since">Window (e.g. 30d, 7d, 2026-11-01)</label><input type="text" id="rp-since" name="since" value="${esc(o.since)}"></div><div><button type="submit">Report</button></div></form>
+<p class="muted">${o.scope ? `${esc(o.scope)} ` : ''}Download: <a href="/console/report/export?${q('html')}">HTML (prints to PDF)</a> · <a href="/console/report/export?${q('md')}">Markdown</a> · <a href="/console/report/export?${q('json')}">JSON</a>.</p>
+${reportBody(o.report)}`,
+    '/console/report',
   );
 }
 

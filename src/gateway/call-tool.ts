@@ -17,6 +17,7 @@ import { SCOPE_POLICY_ID } from './authorize.js';
 import { protocolError, protocolErrorOf, unprefixed } from './protocol-error.js';
 import type { AgentSession, RequestExtra } from './agent-session.js';
 import type { CallProvenance } from '../provenance/tracker.js';
+import type { ReasonClass } from '../observability/metrics.js';
 
 const MAX_ARGS_BYTES = 1024 * 1024;
 
@@ -60,6 +61,10 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
   let answer: CallToolResult | undefined;
   let thrown: unknown;
   let provenance: CallProvenance | undefined;
+  // For the metrics: why a refusal that is not the decision's own happened, and the time spent
+  // waiting for the upstream or a person (not Mandate's own).
+  let reasonClass: ReasonClass | null = null;
+  let waited = 0;
   // The agent's trace (its `_meta.traceparent`, else the HTTP request's) is the parent.
   const meta = request.params?._meta as Record<string, unknown> | undefined;
   const span = gw.tracing.enabled ? gw.tracing.start('mandate.tool_call', { 'mcp.tool': name, 'mandate.agent': session.agent.id, 'mandate.task': session.state.task.id }, gw.tracing.parentFrom(meta?.traceparent ? meta : (extra.requestInfo?.headers as Record<string, unknown> | undefined))) : null;
@@ -78,12 +83,14 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     const tool = gw.tools.getTool(name);
     if (!tool) {
       outcome = 'denied';
+      reasonClass = 'input';
       reason = `unknown tool ${q(name)}`;
       return (answer = textResult(`denied: unknown tool ${q(name)}; tools/list shows what this task may call`));
     }
     upstream = tool.upstream;
     if (tool.kind === 'http') {
       outcome = 'denied';
+      reasonClass = 'input';
       reason = `${q(name)} is a method of an HTTP API: it is called at /http/${tool.upstream}/<path>, not through MCP`;
       return (answer = textResult(`denied: ${reason}`));
     }
@@ -121,7 +128,9 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
                   .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: Math.round(ms / 1000), total: Math.round(wait / 1000), message: `waiting for approval ${a.id} (${a.approvers.join(' or ')})` } })
                   .catch(() => undefined);
         progress?.(0);
+        const waiting = performance.now();
         a = (await gw.approvals.waitForDecision(a.id, wait, extra.signal, progress)) ?? a;
+        waited += performance.now() - waiting;
         // The task may have ended while we waited: the credential is checked again.
         await session.authenticate(extra);
       }
@@ -145,7 +154,12 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     //    leaves; the arguments go out exactly as they were checked.
     // The upstream connection first (it may have to wait for a process slot or fail to
     // start): a call that cannot be sent neither spends budget nor leaves a forwarding record.
-    if (tool.kind !== 'postgres') await session.upstreamClient(tool.upstream);
+    const connecting = performance.now();
+    try {
+      if (tool.kind !== 'postgres') await session.upstreamClient(tool.upstream);
+    } finally {
+      waited += performance.now() - connecting;
+    }
     try {
       decisionEvent = (await gw.audit.record(decisionRecord(session, name, tool.upstream, args, resources, decision, approvalId))).id;
     } catch (err) {
@@ -156,12 +170,14 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     const overBudget = await gw.chargeCall(session.state, tool.name);
     if (overBudget) {
       outcome = 'denied';
+      reasonClass = 'budget';
       reason = `outside the task's scope: ${overBudget}`;
       decision = { ...decision, decision: 'deny', policyIds: [SCOPE_POLICY_ID], reasons: [reason] };
       return (answer = textResult(`denied by Mandate: ${reason} (decision ${decision.id})`));
     }
     // An upstream that echoes a secret it was given (its env, its Authorization header) must not hand it to the agent.
     let result: CallToolResult;
+    const forwarded = performance.now();
     try {
       if (tool.kind === 'postgres') {
         // Executed by Mandate as the task's own database role. A connection string is the one
@@ -190,6 +206,8 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
         return undefined as never;
       }
       throw err;
+    } finally {
+      waited += performance.now() - forwarded;
     }
     const schemaProblem = gw.authorizer.outputProblem(tool, result);
     if (schemaProblem) {
@@ -225,12 +243,14 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     return (answer = result);
   } catch (err) {
     if (err instanceof McpError && err.code === -32602) {
+      reasonClass = 'input';
       reason = unprefixed(err.message);
       thrown = protocolError(err.code, reason, err.data);
       return undefined as never;
     }
     if (err instanceof MandateError && err.code === 'invalid_token') {
       outcome = 'denied';
+      reasonClass = gw.agentStopped(session.agent.id) ? 'suspended' : 'revoked';
       reason = err.message;
       return (answer = textResult(`denied: ${err.message}`));
     }
@@ -260,6 +280,7 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
       // A refusal stays as it was (nothing ran); a call that ran is not answered unrecorded.
       if (!thrown && (decisionEvent || !answer?.isError)) answer = textResult(`error: the outcome of ${q(name)} could not be recorded (${(err as Error).message}); the call was made: do not repeat it blindly`);
     }
+    if (gw.metrics.enabled) gw.metrics.toolCall('mcp', decision, reasonClass, outcome, (performance.now() - started) / 1000, waited / 1000);
     gw.tracing.end(span, { 'mandate.decision': decision?.decision ?? 'deny', 'mandate.outcome': outcome, 'mandate.upstream': upstream ?? undefined }, outcome === 'error' ? (reason ?? 'error') : undefined);
     if (thrown) throw thrown;
     return answer!;

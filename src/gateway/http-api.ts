@@ -10,6 +10,7 @@
 // to another host (not followed, not passed on). Bodies and answers are bounded in size and time.
 
 import type { CallProvenance } from '../provenance/tracker.js';
+import type { ReasonClass } from '../observability/metrics.js';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { redactText } from '../audit/redact.js';
@@ -186,6 +187,18 @@ export class HttpApiGateway {
     let approvalId: string | null = null;
     let decisionEvent: string | null = null;
     let provenance: CallProvenance | undefined;
+    // For the metrics: why a refusal that is not the decision's own happened, and the time spent
+    // waiting for the API or a person (not Mandate's own).
+    let reasonClass: ReasonClass | null = null;
+    let waited = 0;
+    const awaited = async <T>(p: Promise<T>): Promise<T> => {
+      const from = performance.now();
+      try {
+        return await p;
+      } finally {
+        waited += performance.now() - from;
+      }
+    };
     const result: Outcome = { status: 500, outcome: 'error', reason: null };
     let answer: { status: number; headers: Record<string, string>; body: Buffer } | undefined;
     const span = gw.tracing.enabled ? gw.tracing.start('mandate.http_call', { 'mandate.tool': tool.name, 'mandate.agent': agent.id, 'mandate.task': state.task.id, 'http.request.method': c.http.method }, gw.tracing.parentFrom(c.req.headers as Record<string, unknown>)) : null;
@@ -217,8 +230,11 @@ export class HttpApiGateway {
         approvalId = gate.approval.id;
         let a = gate.approval;
         if (a.status === 'pending') {
-          a = (await gw.approvals.waitForDecision(a.id, gw.approvalWaitMs(), abort.signal)) ?? a;
-          if (!(await gw.taskState(agent.id, state.task.id))) return refuse(401, 'invalid_token', 'denied', `task ${q(state.task.id)} ended while the request waited for approval`);
+          a = (await awaited(gw.approvals.waitForDecision(a.id, gw.approvalWaitMs(), abort.signal))) ?? a;
+          if (!(await gw.taskState(agent.id, state.task.id))) {
+            reasonClass = gw.agentStopped(agent.id) ? 'suspended' : 'revoked';
+            return refuse(401, 'invalid_token', 'denied', `task ${q(state.task.id)} ended while the request waited for approval`);
+          }
         }
         if (a.status !== 'approved' || !(await gw.approvals.consume(a, gate.hash))) {
           const why = a.status === 'denied' ? `approval ${a.id} was denied` : a.status === 'pending' ? `approval required: ${decision.reasons.join('; ')}. Approval ${a.id} is pending (approvers: ${a.approvers.join(' or ')}); once approved, send this identical request again: it will run once` : `approval ${a.id} is ${a.status}; sending the identical request asks again`;
@@ -232,7 +248,7 @@ export class HttpApiGateway {
       const auth = this.auth.get(c.name)!;
       let upstreamHeaders: Record<string, string>;
       try {
-        upstreamHeaders = await auth.headers();
+        upstreamHeaders = await awaited(auth.headers());
       } catch (err) {
         return refuse(502, 'bad_gateway', 'error', `${(err as Error).message}; the request was not forwarded`);
       }
@@ -243,6 +259,7 @@ export class HttpApiGateway {
       }
       const overBudget = await gw.chargeCall(state, grant!);
       if (overBudget) {
+        reasonClass = 'budget';
         decision = { ...decision, decision: 'deny', policyIds: [SCOPE_POLICY_ID], reasons: [`outside the task's scope: ${overBudget}`] };
         return refuse(403, 'forbidden', 'denied', `denied by Mandate: outside the task's scope: ${overBudget}`);
       }
@@ -252,8 +269,8 @@ export class HttpApiGateway {
       const trace = gw.tracing.inject(up);
       let r: Response;
       try {
-        r = await this.forward(c, { ...upstreamHeaders, ...trace }, abort.signal);
-        if (r.status === 401 && auth.invalidate()) r = await this.forward(c, { ...(await auth.headers()), ...trace }, abort.signal);
+        r = await awaited(this.forward(c, { ...upstreamHeaders, ...trace }, abort.signal));
+        if (r.status === 401 && auth.invalidate()) r = await awaited(auth.headers().then((h) => this.forward(c, { ...h, ...trace }, abort.signal)));
         gw.tracing.end(up, { 'http.response.status_code': r.status });
       } catch (err) {
         gw.tracing.end(up, {}, (err as Error).message);
@@ -274,7 +291,7 @@ export class HttpApiGateway {
         return;
       }
       const limit = c.cfg.maxResultBytes ?? this.d.maxResultBytes;
-      const bytes = await readBounded(r, limit);
+      const bytes = await awaited(readBounded(r, limit));
       if (bytes === null) return refuse(502, 'bad_gateway', 'error', `the answer of the ${c.name} API is over the ${limit}-byte limit (upstreams.${c.name}.maxResultBytes)`);
       const headers: Record<string, string> = {};
       for (const h of SAFE_RESPONSE_HEADERS) {
@@ -326,6 +343,7 @@ export class HttpApiGateway {
         gw.faults.note('audit http call outcome', err);
         if (decisionEvent) refuse(503, 'storage_unavailable', 'error', `the outcome of this request could not be recorded (${(err as Error).message}); it was sent to the API: do not repeat it blindly`);
       }
+      if (gw.metrics.enabled) gw.metrics.toolCall('http', decision, reasonClass, result.outcome, (performance.now() - started) / 1000, waited / 1000);
       gw.tracing.end(span, { 'mandate.decision': decision?.decision ?? 'deny', 'mandate.outcome': result.outcome, 'http.response.status_code': answer?.status ?? result.status }, result.outcome === 'error' ? (result.reason ?? 'error') : undefined);
       if (answer && !res.headersSent) {
         if (decision) answer.headers['x-mandate-decision'] = decision.id;

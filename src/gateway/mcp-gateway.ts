@@ -5,6 +5,7 @@
 
 import { Enforcement } from './observe.js';
 import { Tracing } from '../observability/tracing.js';
+import { Metrics } from '../observability/metrics.js';
 import type { ProvenanceTracker } from '../provenance/tracker.js';
 import { randomUUID } from 'node:crypto';
 import { isInitializeRequest, type Prompt, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
@@ -68,6 +69,8 @@ export interface GatewayDeps {
   logger?: Logger | undefined;
   /** OpenTelemetry spans (off: every call is a no-op). */
   tracing?: Tracing | undefined;
+  /** Prometheus metrics (off: every call is a no-op). */
+  metrics?: Metrics | undefined;
   /** Provenance of argument values (null: off). */
   provenance?: ProvenanceTracker | null | undefined;
 }
@@ -83,6 +86,7 @@ export class McpGateway {
   /** Observe mode: which policy denials only get recorded (see observe.ts). */
   readonly enforcement: Enforcement;
   readonly tracing: Tracing;
+  readonly metrics: Metrics;
   readonly provenance: ProvenanceTracker | null;
   readonly credentials: CredentialService;
   readonly upstreams: UpstreamManager;
@@ -102,6 +106,7 @@ export class McpGateway {
     this.enforcement = new Enforcement(d.config, d.policy);
     this.provenance = d.provenance ?? null;
     this.tracing = d.tracing ?? new Tracing({ enabled: false, endpoint: '', headers: {}, serviceName: 'mandate', sampleRatio: 1 }, '0');
+    this.metrics = d.metrics ?? Metrics.off;
     this.credentials = d.credentials;
     this.upstreams = d.upstreams;
     this.audit = d.audit;
@@ -169,6 +174,7 @@ export class McpGateway {
       const missing = outOfScopeTool(body, session.state.task);
       if (missing) {
         await this.audit.record({ type: 'tool.call', actor: session.agent.id, agentId: session.agent.id, taskId: session.state.task.id, decision: 'deny', outcome: 'denied', data: { tool: missing, reasons: [`tool ${q(missing)} is not in the task's scope`], policyIds: ['mandate:task-scope'], status: 403 } });
+        this.metrics.decided('mcp', undefined, 'scope');
         const desc = `tool ${q(missing)} is not in this task's scope: start a task that declares it`;
         res.setHeader('www-authenticate', `Bearer error="insufficient_scope", scope="mandate:task", resource_metadata="${this.endpoints.base}/.well-known/oauth-protected-resource", error_description="${desc.replace(/["\\]/g, "'")}"`);
         return sendJson(res, 403, { error: 'insufficient_scope', error_description: desc });
@@ -490,6 +496,11 @@ export class McpGateway {
   }
 
   /** Whether any policy reads where argument values come from (the provenance lookup is skipped otherwise). */
+  /** Whether the agent is suspended or retired in this process (a refused credential then counts as `suspended`, not `revoked`). */
+  agentStopped(agentId: string): boolean {
+    return this.d.revocations.agentStopped(agentId) !== undefined;
+  }
+
   policyUsesProvenance(): boolean {
     return this.d.policy.current.compiled.usesProvenance === true;
   }

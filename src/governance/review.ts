@@ -21,6 +21,8 @@ export interface ReviewOptions {
   /** Only these agents (default: all). */
   agentId?: string | undefined;
   owner?: string | undefined;
+  /** Sees every event of the window's one pass, in order (the framework report counts its evidence here, so the log is read once). */
+  onEvent?: ((e: AuditEvent) => void) | undefined;
 }
 
 export interface ToolUse {
@@ -156,6 +158,7 @@ export async function buildReview(m: Mandate, o: ReviewOptions): Promise<Review>
   let eventsRead = 0;
   for await (const e of auditWindow(m, o.since, o.until)) {
     eventsRead++;
+    o.onEvent?.(e);
     if (e.type !== 'tool.call' || !e.agentId || !ids.has(e.agentId)) continue;
     const d = e.data as { tool?: unknown; resources?: unknown; wouldDeny?: unknown };
     if (typeof d.tool !== 'string') continue;

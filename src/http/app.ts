@@ -18,9 +18,11 @@ import { registerAuthorizeRoutes } from './routes/authorize.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerPolicyRoutes } from './routes/policies.js';
 import { registerReviewRoutes } from './routes/review.js';
+import { registerReportRoutes } from './routes/report.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 import { registerTokenRoutes } from './routes/tokens.js';
+import { registerMetricsRoutes } from './routes/metrics.js';
 
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 
@@ -155,9 +157,11 @@ export async function buildApp(m: Mandate): Promise<FastifyInstance> {
   registerAuditRoutes(app, m);
   registerPolicyRoutes(app, m);
   registerReviewRoutes(app, m);
+  registerReportRoutes(app, m);
   registerTokenRoutes(app, m);
   registerMcpRoutes(app, m);
   registerApprovalRoutes(app, m);
+  registerMetricsRoutes(app, m);
   await app.ready();
   return app;
 }

@@ -20,6 +20,7 @@ import { agentEntity, toolEntity } from '../policy/mandate-entities.js';
 import type { PolicyService } from '../policy/policy-service.js';
 import type { Agent, AgentStore, Task, TaskStore } from '../storage/types.js';
 import type { RevocationList } from '../tasks/revocation.js';
+import type { Metrics, ReasonClass } from '../observability/metrics.js';
 
 const props = z.record(z.string(), z.unknown());
 const entity = z.object({ type: z.string().min(1).max(256), id: z.string().min(1).max(4096), properties: props.optional() });
@@ -81,6 +82,8 @@ export interface PdpDeps {
   types: Record<string, string>;
   /** The Access Request profile (requestable denials, re-evaluation with an approval). */
   accessRequests?: AccessRequests;
+  /** Prometheus metrics: each answer counts as a decision of surface `authzen`. */
+  metrics?: Metrics;
 }
 
 export class AuthzenPdp {
@@ -93,7 +96,7 @@ export class AuthzenPdp {
     // The profile's members (`approval`, `access_request`) are not authorization input.
     const approvalRef = original.context?.approval;
     const req = { ...original, context: evaluationContext(original.context) };
-    const { decision, agentId, taskId } = MCP_ACTIONS.has(req.action.name) ? await this.mcp(req) : await this.generic(req);
+    const { decision, agentId, taskId, reasonClass } = MCP_ACTIONS.has(req.action.name) ? await this.mcp(req) : await this.generic(req);
     let answer: AuthzenDecision | null = null;
     if (approvalRef !== undefined && this.d.accessRequests) answer = await this.d.accessRequests.reevaluate(original, decision, approvalRef);
     if (!answer) {
@@ -120,6 +123,9 @@ export class AuthzenPdp {
           ...(approvalRef !== undefined ? { approval: (approvalRef as { id?: unknown })?.id ?? null, granted: answer.decision } : {}),
         },
       });
+    // Granted with a person's approval (the Access Request profile): an allow of class `approval`.
+    if (answer.decision && decision.decision !== 'allow') this.d.metrics?.decided('authzen', { ...decision, decision: 'allow' }, 'approval');
+    else this.d.metrics?.decided('authzen', decision, reasonClass ?? null);
     return answer;
   }
 
@@ -160,7 +166,7 @@ export class AuthzenPdp {
   }
 
   // ---- generic mapping
-  private async generic(req: EvaluationRequest): Promise<{ decision: Decision; agentId: string | null; taskId: null }> {
+  private async generic(req: EvaluationRequest): Promise<{ decision: Decision; agentId: string | null; taskId: null; reasonClass?: ReasonClass }> {
     const principal = { type: this.cedarType(req.subject.type), id: req.subject.id };
     const resource = { type: this.cedarType(req.resource.type), id: req.resource.id };
     const entities = [await this.entity(principal, req.subject.properties, 'subject'), await this.entity(resource, req.resource.properties, 'resource')];
@@ -208,24 +214,25 @@ export class AuthzenPdp {
   }
 
   // ---- COAZ-MCP mapping
-  private async mcp(req: EvaluationRequest): Promise<{ decision: Decision; agentId: string | null; taskId: string | null }> {
+  private async mcp(req: EvaluationRequest): Promise<{ decision: Decision; agentId: string | null; taskId: string | null; reasonClass?: ReasonClass }> {
     const ctx = req.context ?? {};
-    const deny = (reason: string, agentId: string | null = null, taskId: string | null = null) => ({
+    const deny = (reason: string, reasonClass: ReasonClass, agentId: string | null = null, taskId: string | null = null) => ({
       decision: this.denial(reason),
       agentId,
       taskId,
+      reasonClass,
     });
     const agentId = typeof ctx.agent === 'string' && ctx.agent ? ctx.agent : AGENT_SUBJECT_TYPES.has(req.subject.type) ? req.subject.id : null;
-    if (!agentId) return deny(`no agent: MCP decisions need the agent's id as \`subject.id\` (type \`identity\`) or \`context.agent\``);
+    if (!agentId) return deny(`no agent: MCP decisions need the agent's id as \`subject.id\` (type \`identity\`) or \`context.agent\``, 'input');
     const agent = await this.d.agents.getAgent(agentId);
-    if (!agent) return deny(`unknown agent ${q(agentId)}`);
-    if (agent.status !== 'active') return deny(`agent ${q(agent.name)} is ${agent.status}`, agent.id);
+    if (!agent) return deny(`unknown agent ${q(agentId)}`, 'input');
+    if (agent.status !== 'active') return deny(`agent ${q(agent.name)} is ${agent.status}`, 'suspended', agent.id);
 
     const taskId = typeof ctx.task_id === 'string' ? ctx.task_id : null;
-    if (!taskId) return deny('no task: Mandate authorizes agent calls within a task; map the credential\'s `task_id` claim to `context.task_id`', agent.id);
+    if (!taskId) return deny('no task: Mandate authorizes agent calls within a task; map the credential\'s `task_id` claim to `context.task_id`', 'input', agent.id);
     const task = await this.d.tasks.getTask(taskId);
     const dead = this.taskProblem(task, agent);
-    if (dead) return deny(dead, agent.id, taskId);
+    if (dead) return deny(dead, task && task.agentId === agent.id ? 'revoked' : 'input', agent.id, taskId);
     const live = task!;
 
     const method = req.action.name;
@@ -234,9 +241,9 @@ export class AuthzenPdp {
       return { decision: this.allowed(`live task ${q(live.id)} for agent ${q(agent.name)}`), agentId: agent.id, taskId };
     }
     if (method === 'tools/call') {
-      if (req.resource.type !== 'tool') return deny(`\`tools/call\` expects a resource of type \`tool\`, got ${q(req.resource.type)}`, agent.id, taskId);
+      if (req.resource.type !== 'tool') return deny(`\`tools/call\` expects a resource of type \`tool\`, got ${q(req.resource.type)}`, 'input', agent.id, taskId);
       const tool = this.d.tools.getTool(req.resource.id);
-      if (!tool) return deny(`unknown tool ${q(req.resource.id)}`, agent.id, taskId);
+      if (!tool) return deny(`unknown tool ${q(req.resource.id)}`, 'input', agent.id, taskId);
       const rawArgs = ctx.arguments ?? (req.resource.properties as Record<string, unknown> | undefined)?.arguments ?? {};
       if (!rawArgs || typeof rawArgs !== 'object' || Array.isArray(rawArgs)) {
         throw new MandateError('invalid_request', '`context.arguments` must be an object of tool arguments');
@@ -250,7 +257,7 @@ export class AuthzenPdp {
     }
     // prompts/get: `<upstream>.<prompt>`
     const dot = req.resource.id.indexOf('.');
-    if (dot < 1) return deny(`prompt ${q(req.resource.id)} must be named \`<upstream>.<prompt>\``, agent.id, taskId);
+    if (dot < 1) return deny(`prompt ${q(req.resource.id)} must be named \`<upstream>.<prompt>\``, 'input', agent.id, taskId);
     return { decision: this.d.authorizer.authorizePrompt(agent, live, req.resource.id.slice(0, dot), req.resource.id.slice(dot + 1)), agentId: agent.id, taskId };
   }
 

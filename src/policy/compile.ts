@@ -329,9 +329,12 @@ function compileChecked(src: PolicySources): CompiledPolicies {
     });
   }
   const version = sha256Hex(JSON.stringify([schemaText, files.map((f) => [f.path, f.sha256])])).slice(0, 16);
-  const usesProvenance = policies.some((p) => /\b(provenance|untrustedArgs)\b/.test(p.text));
+  const usesProvenance = policies.some((p) => READS_PROVENANCE.test(p.text));
   return { version, schemaText, policies, actionAncestors, entityTypes, argTypes: generated.argTypes, files, warnings, usesProvenance };
 }
+
+/** A policy that reads `context.provenance` or `context.untrustedArgs`. */
+export const READS_PROVENANCE = /\b(provenance|untrustedArgs)\b/;
 
 export function relativeTo(dir: string, file: string): string {
   return relative(dir, file) || file;

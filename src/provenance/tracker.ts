@@ -13,7 +13,7 @@
 
 import { createHmac } from 'node:crypto';
 import type { ToolSpec } from '../core/tool.js';
-import { VALUE_TRUSTED, VALUE_UNTRUSTED, type Task, type TaskValueStore } from '../storage/types.js';
+import { VALUE_TRUSTED, VALUE_UNTRUSTED, type Task, type TaskValueBatch, type TaskValueStore } from '../storage/types.js';
 import { keysOf, valuesIn } from './values.js';
 
 export type ProvenanceLabel = 'intent' | 'scope' | 'trusted' | 'untrusted' | 'new';
@@ -48,6 +48,8 @@ function leaves(v: unknown, out: Array<string | number> = [], depth = 0): Array<
 export class ProvenanceTracker {
   /** Keys of a task's intent and scope (they never change for a task): a few recent tasks. */
   private readonly trustedKeys = new Map<string, { intent: Set<string>; scope: Set<string> }>();
+  private queue: Array<{ batch: TaskValueBatch; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private flushing = false;
 
   constructor(
     private readonly store: TaskValueStore,
@@ -83,11 +85,37 @@ export class ProvenanceTracker {
     return k;
   }
 
-  /** Records what a result showed the task (after the call, before the agent sees it). */
-  async record(task: Task, tool: Pick<ToolSpec, 'trust'>, result: unknown, origin: string): Promise<void> {
+  /**
+   * Records what a result showed the task (after the call, before the agent sees it). Resolves
+   * once it is in the store. Results recorded in the same tick go in together (group commit, as
+   * audit does): under load one write transaction carries many calls' values.
+   */
+  record(task: Task, tool: Pick<ToolSpec, 'trust'>, result: unknown, origin: string): Promise<void> {
     const values = valuesIn(result, this.opts.perResult);
-    if (!values.size) return;
-    await this.store.addTaskValues(ProvenanceTracker.rootOf(task), [...values].map((v) => this.hash(v)), tool.trust === 'trusted' ? VALUE_TRUSTED : VALUE_UNTRUSTED, origin, this.opts.cap);
+    if (!values.size) return Promise.resolve();
+    const keys: string[] = [];
+    for (const v of values) keys.push(this.hash(v));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ batch: { taskId: ProvenanceTracker.rootOf(task), keys, source: tool.trust === 'trusted' ? VALUE_TRUSTED : VALUE_UNTRUSTED, origin, cap: this.opts.cap }, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const pending = this.queue.splice(0, 500);
+      try {
+        await this.store.addTaskValuesMany(pending.map((p) => p.batch));
+        for (const p of pending) p.resolve();
+      } catch (err) {
+        // Every call in the batch withholds its result (fail closed), each told why.
+        for (const p of pending) p.reject(err);
+      }
+    }
+    this.flushing = false;
   }
 
   /** Where each argument's value appears (one store read for all of them). */

@@ -206,6 +206,16 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
         expect((await store.listExpiredTasks(500, 10)).map((t) => t.id)).toEqual(['t1']);
       });
 
+      it('counts active unexpired tasks', async () => {
+        expect(await store.countActiveTasks(500)).toBe(0);
+        await store.insertTask(task('t1', aid, { expiresAt: 100 }));
+        await store.insertTask(task('t2', aid, { expiresAt: 900, status: 'completed' }));
+        await store.insertTask(task('t3', aid, { expiresAt: 900 }));
+        await store.insertTask(task('t4', aid, { expiresAt: 900, status: 'pending_approval' }));
+        expect(await store.countActiveTasks(500)).toBe(1);
+        expect(await store.countActiveTasks(50)).toBe(2);
+      });
+
       it('adds taint labels as a set union', async () => {
         await store.insertTask(task('t1', aid));
         expect(await store.addTaskLabels('t1', ['internal'])).toEqual(['internal']);
@@ -295,6 +305,20 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
         expect(Object.fromEntries(got)).toEqual({ k1: { sources: VALUE_UNTRUSTED, origin: 'call-1' }, k2: { sources: VALUE_UNTRUSTED | VALUE_TRUSTED, origin: 'call-1' }, k3: { sources: VALUE_TRUSTED, origin: 'call-2' } });
         expect((await store.taskValues('t2', ['k1'])).size).toBe(0);
         expect((await store.taskValues('t1', [])).size).toBe(0);
+      });
+
+      it('records a batch in order, as the same calls one after another would (the cap counts earlier entries of the batch)', async () => {
+        expect(
+          await store.addTaskValuesMany([
+            { taskId: 't1', keys: ['k1', 'k2', 'k2'], source: VALUE_UNTRUSTED, origin: 'call-1', cap: 3 },
+            { taskId: 't1', keys: [], source: VALUE_UNTRUSTED, origin: 'call-x', cap: 3 },
+            { taskId: 't1', keys: ['k2', 'k3', 'k4'], source: VALUE_TRUSTED, origin: 'call-2', cap: 3 },
+            { taskId: 't2', keys: ['k1'], source: VALUE_TRUSTED, origin: 'call-3', cap: 3 },
+          ]),
+        ).toEqual([2, 0, 1, 1]);
+        expect(Object.fromEntries(await store.taskValues('t1', ['k1', 'k2', 'k3', 'k4']))).toEqual({ k1: { sources: VALUE_UNTRUSTED, origin: 'call-1' }, k2: { sources: VALUE_UNTRUSTED | VALUE_TRUSTED, origin: 'call-1' }, k3: { sources: VALUE_TRUSTED, origin: 'call-2' } });
+        expect(Object.fromEntries(await store.taskValues('t2', ['k1']))).toEqual({ k1: { sources: VALUE_TRUSTED, origin: 'call-3' } });
+        expect(await store.addTaskValuesMany([])).toEqual([]);
       });
 
       it('drops the values of tasks that are over', async () => {
@@ -637,6 +661,15 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
         expect((await store.listApprovals({ taskId: 'task_1' })).map((a) => a.id)).toEqual(['apr_keep']);
         expect((await store.listApprovals({ status: 'expired' })).length).toBe(3);
         expect((await store.listApprovals({ kind: 'breakglass' })).map((a) => a.id)).toEqual(['apr_bg']);
+      });
+
+      it('counts pending unexpired approvals', async () => {
+        expect(await store.countPendingApprovals(2000)).toBe(0);
+        await store.insertApproval(approval('apr_n1', { expiresAt: 1500 }));
+        await store.insertApproval(approval('apr_n2', { expiresAt: 9000 }));
+        await store.insertApproval(approval('apr_n3', { expiresAt: 9000, status: 'approved' }));
+        expect(await store.countPendingApprovals(2000)).toBe(1);
+        expect(await store.countPendingApprovals(1000)).toBe(2);
       });
     });
 

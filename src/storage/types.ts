@@ -311,6 +311,14 @@ export interface OAuthStore {
 export const VALUE_UNTRUSTED = 1;
 export const VALUE_TRUSTED = 2;
 
+export interface TaskValueBatch {
+  taskId: string;
+  keys: string[];
+  source: number;
+  origin: string;
+  cap: number;
+}
+
 /** Provenance: keyed hashes of the values tool results showed a task (see src/provenance). */
 export interface TaskValueStore {
   /**
@@ -319,6 +327,11 @@ export interface TaskValueStore {
    * many are new.
    */
   addTaskValues(taskId: string, keys: string[], source: number, origin: string, cap: number): Promise<number>;
+  /**
+   * Several `addTaskValues` at once, in order (SQLite: one transaction; PostgreSQL: one statement
+   * each): the results of calls answered in the same tick are recorded together. Returns each one's count.
+   */
+  addTaskValuesMany(batch: TaskValueBatch[]): Promise<number[]>;
   /** The sources and first origin of those of `keys` the task was shown. */
   taskValues(taskId: string, keys: string[]): Promise<Map<string, { sources: number; origin: string }>>;
   /** Drops the values of tasks that are over (ended, revoked, expired). Returns how many rows went. */
@@ -415,6 +428,8 @@ export interface ApprovalStore {
   expireApprovals(now: number): Promise<Approval[]>;
   /** Voids live approvals made under another policy version; returns them. */
   voidApprovalsNotOf(policyVersion: string, now: number): Promise<Approval[]>;
+  /** How many approvals are pending and unexpired at `now` (the `mandate_approvals_pending` gauge). */
+  countPendingApprovals(now: number): Promise<number>;
 }
 
 export interface AgentStore {
@@ -438,6 +453,8 @@ export interface TaskStore {
   activateTask(id: string, expiresAt: number): Promise<Task | null>;
   /** Replaces an active task's scope, only if it is still `before` (an approved amendment, applied once). */
   amendTaskScope(id: string, before: TaskScope, after: TaskScope): Promise<Task | null>;
+  /** How many tasks are active and unexpired at `now` (the `mandate_active_tasks` gauge). */
+  countActiveTasks(now: number): Promise<number>;
 }
 
 /**
@@ -548,4 +565,6 @@ export interface Store
   /** Housekeeping of the write-ahead log (a no-op where there is none). */
   checkpoint(): Promise<void>;
   close(): Promise<void>;
+  /** Told the method name of every operation refused as unavailable (`mandate_store_errors_total`); null: nobody listens. */
+  onUnavailable: ((op: string) => void) | null;
 }

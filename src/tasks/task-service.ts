@@ -19,6 +19,7 @@ import { globMatch } from './resource-uri.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { RevocationList } from './revocation.js';
 import { normaliseScope, parseAuthorizationDetails, scopeToDetails, scopeWarnings, toolOfGrant } from './scope.js';
+import { Metrics, type ReasonClass } from '../observability/metrics.js';
 
 export interface TaskLimits {
   defaultTtl: number;
@@ -135,6 +136,8 @@ export class TaskService {
 
   /** Called after an amendment is applied (the gateway refreshes its sessions' scope). */
   onAmended: ((task: Task) => void) | null = null;
+  /** Task starts and delegations count as decisions of surface `token`. */
+  metrics: Metrics = Metrics.off;
   /** Where values come from (provenance), shown to the person deciding an amendment. */
   provenanceOf: ((task: Task, values: Record<string, unknown>) => Promise<Record<string, unknown>>) | null = null;
 
@@ -248,6 +251,9 @@ export class TaskService {
     }
     const decisionSummary = decisions.map((d, i) => ({ tool: request.scope.tools[i]!.name, decision: d.decision, decisionId: d.id, policyIds: d.policyIds }));
     if (denials.length) {
+      // Denied by policy, or gated where no one can approve (a deny of class `approval`).
+      const denied = decisions.find((d) => d.decision === 'deny');
+      this.metrics.decided('token', denied, denied ? null : 'approval');
       await this.audit.record({
         type: 'task.deny',
         actor: agent.id,
@@ -265,6 +271,7 @@ export class TaskService {
     // its credential once approved (RFC 8628-style `authorization_pending`).
     const gated = decisions.some((d) => d.decision === 'approval_required');
     if (gated && this.approvals) {
+      this.metrics.decided('token', decisions.find((d) => d.decision === 'approval_required'));
       // It waits as long as its approval request may; its own TTL starts once approved.
       const pending = newTask({ now, agentId: agent.id, intent: request.intent, scope: request.scope, status: 'pending_approval', expiresAt: now + this.approvals.windowMs(), decisionId: decisions.find((d) => d.decision === 'approval_required')?.id ?? null });
       await this.store.insertTask(pending);
@@ -284,6 +291,7 @@ export class TaskService {
     }
 
     const task = newTask({ now, agentId: agent.id, intent: request.intent, scope: request.scope, status: 'active', expiresAt: now + ttl * 1000, decisionId: decisions[0]?.id ?? null });
+    this.metrics.decided('token', decisions[0]);
     await this.store.insertTask(task);
     await this.provision(task, agent.id);
     const credential = await this.credentials.issue(task, agent, audience, bind);
@@ -313,13 +321,14 @@ export class TaskService {
     const now = this.clock.now();
     // Whom the child will act for: the parent, then whoever the parent acts for.
     const actsFor: ChainLink[] = parent.chain?.length ? parent.chain : [{ agent: parentAgent.id, task: parent.id }];
-    const refuse = async (code: 'invalid_grant' | 'invalid_scope', message: string, extra: Record<string, unknown> = {}): Promise<never> => {
+    const refuse = async (code: 'invalid_grant' | 'invalid_scope', message: string, extra: Record<string, unknown> = {}, why: ReasonClass = 'scope', by?: Decision): Promise<never> => {
+      this.metrics.decided('token', by, by ? null : why);
       await this.audit.record({ type: 'task.delegate', actor: parentAgent.id, agentId: child.id, taskId: parent.id, decision: 'deny', outcome: 'denied', data: { reason: message, parentTask: parent.id, child: child.id, chain: [{ agent: child.id, task: null }, ...actsFor], ...extra } });
       throw new MandateError(code, message);
     };
     if (parent.breakGlass) await refuse('invalid_grant', 'break-glass tasks cannot delegate: their elevation covers this agent and this emergency only');
-    if (!this.isLive(parent)) await refuse('invalid_grant', `the parent task ${q(parent.id)} is ${parent.status === 'active' ? 'ended' : parent.status}: nothing to delegate`);
-    if (child.status !== 'active') await refuse('invalid_grant', `agent ${q(child.id)} is ${child.status}`);
+    if (!this.isLive(parent)) await refuse('invalid_grant', `the parent task ${q(parent.id)} is ${parent.status === 'active' ? 'ended' : parent.status}: nothing to delegate`, {}, 'revoked');
+    if (child.status !== 'active') await refuse('invalid_grant', `agent ${q(child.id)} is ${child.status}`, {}, 'suspended');
     if (child.id === parentAgent.id) await refuse('invalid_grant', 'an agent cannot delegate to itself: start another task instead');
     // A → B → A would hand A authority (and budgets) it already holds as a fresh grant.
     if (actsFor.some((l) => l.agent === child.id)) await refuse('invalid_grant', `delegation cycle: agent ${q(child.id)} is already in this task's chain (${actsFor.map((l) => l.agent).join(' ← ')})`);
@@ -344,7 +353,7 @@ export class TaskService {
         else g.max_calls = rest;
       }
     }
-    if (problems.length) await refuse('invalid_scope', `a child's budget comes out of what its parent has left: ${problems.join('; ')}`);
+    if (problems.length) await refuse('invalid_scope', `a child's budget comes out of what its parent has left: ${problems.join('; ')}`, {}, 'budget');
     const remaining = Math.floor((parent.expiresAt - now) / 1000);
     const ttl = request.ttl ?? Math.min(remaining, this.limits.defaultTtl);
     if (ttl > remaining) await refuse('invalid_scope', `the child asks for ${ttl}s but the parent task ends in ${remaining}s: a child cannot outlive its parent`);
@@ -359,7 +368,7 @@ export class TaskService {
     });
     if (d.decision !== 'allow') {
       const why = d.decision === 'approval_required' ? `needs approval, which delegation never waits for (${d.reasons.join('; ')})` : d.reasons.join('; ');
-      await refuse('invalid_scope', `delegation to ${q(child.id)} denied by policy: ${why}`, { decisionId: d.id, policyIds: d.policyIds });
+      await refuse('invalid_scope', `delegation to ${q(child.id)} denied by policy: ${why}`, { decisionId: d.id, policyIds: d.policyIds }, 'approval', d.decision === 'deny' ? d : undefined);
     }
     // The child must be allowed each tool on its own account too; an approval gate here refuses.
     const denials: string[] = [];
@@ -374,10 +383,11 @@ export class TaskService {
       });
       if (sd.decision !== 'allow') denials.push(`tool ${q(tool.name)}: ${sd.decision === 'approval_required' ? 'needs approval, which delegation never grants' : sd.reasons.join('; ')}`);
     }
-    if (denials.length) await refuse('invalid_scope', `the child agent may not hold: ${denials.join(' | ')}`);
+    if (denials.length) await refuse('invalid_scope', `the child agent may not hold: ${denials.join(' | ')}`, {}, 'policy');
 
     const warnings = scopeWarnings(request.scope, this.tools);
     const task = newTask({ now, agentId: child.id, parentId: parent.id, depth, intent: request.intent, scope: request.scope, status: 'active', labels: [...parent.labels], expiresAt: now + ttl * 1000, decisionId: d.id, actsFor });
+    this.metrics.decided('token', d);
     await this.store.insertTask(task);
     await this.provision(task, parentAgent.id);
     const credential = await this.credentials.issue(task, child, p.audience, p.bind);

@@ -8,12 +8,15 @@
 // Roles: anyone signed in sees the approvals that are theirs to decide, the agents and policies;
 // an agent's owner may stop it, end its tasks, read its audit and ask what-if about it; the
 // `security` and `admin` roles may do so for every agent; accepting a changed tool definition
-// takes `admin` (as the API does).
+// takes `admin` (as the API does). The review and the framework report cover every agent for
+// `security` and `admin`, and the person's own agents for everyone else.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MandateError } from '../../core/errors.js';
 import { jsonDiff } from '../../core/json-diff.js';
 import { acceptReview, buildReview, daysFrom } from '../../governance/review.js';
+import { buildReport } from '../../governance/report.js';
+import { REPORT_CSS, REPORT_HTML_CSP, renderReport } from '../../governance/report-render.js';
 import { since as sinceOf } from './review.js';
 import { explain, type Explanation } from '../../gateway/explain.js';
 import type { Mandate } from '../../mandate.js';
@@ -36,6 +39,7 @@ import {
   pinStatus,
   policiesPage,
   reviewPage,
+  reportPage,
   tasksPage,
   tasksRegion,
   toolsPage,
@@ -166,7 +170,7 @@ export function registerConsoleRoutes(app: FastifyInstance, m: Mandate): void {
 
   // Browsers ask for it on every page; an empty answer keeps the console free of 404s.
   app.get('/favicon.ico', async (_r, reply) => reply.status(204).header('cache-control', 'public, max-age=86400').send());
-  app.get('/console/style.css', async (_r, reply) => reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(CONSOLE_CSS));
+  app.get('/console/style.css', async (_r, reply) => reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(CONSOLE_CSS + REPORT_CSS));
   app.get('/console/live.js', async (_r, reply) => reply.header('content-type', 'text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').header('x-content-type-options', 'nosniff').send(LIVE_JS));
 
   // ---- sign-in
@@ -666,5 +670,48 @@ export function registerConsoleRoutes(app: FastifyInstance, m: Mandate): void {
       });
     const v = await reviewView(p, form.since?.trim() || '30d', flash);
     return html(reply, v.status, v.body);
+  });
+
+  // ---- framework report (the governance loop): the same report as GET /api/v1/report, for the
+  // deployment (security and admin) or for the agents the person owns (everyone else).
+
+  async function reportFor(p: Person, sinceText: string) {
+    const now = m.clock.now();
+    let from: number;
+    try {
+      from = sinceOf(sinceText, now);
+    } catch (err) {
+      if (!(err instanceof MandateError)) throw err;
+      return { error: err.message };
+    }
+    const report = await buildReport(m, { since: from, until: now + 1, owner: staff(p.user) ? null : p.user.email });
+    return { report, scope: staff(p.user) ? null : 'You see the report over the agents you own; the security and admin roles see the whole deployment.' };
+  }
+
+  app.get('/console/report', async (r, reply) => {
+    const p = await person(r, reply);
+    if (!p) return reply;
+    const sinceText = fields(r.query).since?.trim() || '30d';
+    const v = await reportFor(p, sinceText);
+    if ('error' in v) return html(reply, 400, errorPage('Invalid window', v.error!, p.viewer));
+    return html(reply, 200, reportPage({ viewer: p.viewer, report: v.report, since: sinceText, scope: v.scope }));
+  });
+
+  app.get('/console/report/export', async (r, reply) => {
+    const p = await person(r, reply);
+    if (!p) return reply;
+    const q = fields(r.query);
+    const format = q.format === 'md' || q.format === 'json' ? q.format : 'html';
+    const v = await reportFor(p, q.since?.trim() || '30d');
+    if ('error' in v) return html(reply, 400, errorPage('Invalid window', v.error!, p.viewer));
+    const { body, type } = renderReport(v.report, format);
+    const name = `mandate-report-${new Date(v.report.generatedAt).toISOString().slice(0, 10)}.${format}`;
+    return reply
+      .header('content-type', type)
+      .header('content-security-policy', REPORT_HTML_CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('cache-control', 'no-store')
+      .header('content-disposition', `${format === 'html' ? 'inline' : 'attachment'}; filename="${name}"`)
+      .send(body);
   });
 }

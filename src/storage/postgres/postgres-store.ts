@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import type { AuditSinkState } from '../types.js';
+import type { AuditSinkState, TaskValueBatch } from '../types.js';
 import { MandateError, q } from '../../core/errors.js';
 import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors.js';
 import { GENESIS_HASH } from '../types.js';
@@ -385,13 +385,14 @@ async function migrate(
 const C = 'COLLATE "C"';
 
 /** Methods that do their own checks (or must work on a broken store, like closing it), and helpers. */
-const UNGUARDED = new Set(['constructor', 'ping', 'probe', 'close', 'freeBytes', 'checkpoint', 'guard', 'fail', 'read', 'exec', 'tx']);
+const UNGUARDED = new Set(['constructor', 'ping', 'probe', 'close', 'freeBytes', 'checkpoint', 'guard', 'fail', 'failed', 'read', 'exec', 'tx']);
 
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly pool: pg.Pool;
   /** Why this store must not be used, or null (kept for the Store contract; PostgreSQL sets none itself). */
   readonly trust = { untrusted: null as string | null };
+  onUnavailable: ((op: string) => void) | null = null;
   private readonly where: Where;
   private closed = false;
 
@@ -405,11 +406,11 @@ export class PostgresStore implements Store {
       if (UNGUARDED.has(name) || typeof self[name] !== 'function') continue;
       const f = self[name]!;
       self[name] = async (...args: unknown[]) => {
-        this.guard();
         try {
+          this.guard();
           return await f.apply(this, args);
         } catch (err) {
-          this.fail(err, name);
+          this.failed(err, name);
         }
       };
     }
@@ -443,6 +444,16 @@ export class PostgresStore implements Store {
 
   private fail(err: unknown, what: string): never {
     translate(err, what, this.where);
+  }
+
+  /** The gate's translation: a refusal as unavailable is also told to `onUnavailable`, by method name. */
+  private failed(err: unknown, op: string): never {
+    try {
+      translate(err, op, this.where);
+    } catch (e) {
+      if (e instanceof StorageUnavailableError) this.onUnavailable?.(op);
+      throw e;
+    }
   }
 
   /** A read: retried on another connection when the one it got had died under us. */
@@ -638,6 +649,11 @@ export class PostgresStore implements Store {
     if (rows[0]) return taskFromRow(rows[0]);
     if (!(await this.read('SELECT 1 FROM tasks WHERE id = $1', [id]))[0]) throw new NotFoundError(`task ${q(id)} not found`);
     return null;
+  }
+
+  async countActiveTasks(now: number): Promise<number> {
+    const [r] = await this.read(`SELECT count(*) AS n FROM tasks WHERE status = 'active' AND expires_at > $1`, [now]);
+    return (r?.n as number | undefined) ?? 0;
   }
 
   async listExpiredTasks(now: number, limit: number): Promise<Task[]> {
@@ -1006,6 +1022,11 @@ export class PostgresStore implements Store {
     return rows.rows.map(approvalFromRow);
   }
 
+  async countPendingApprovals(now: number): Promise<number> {
+    const [r] = await this.read(`SELECT count(*) AS n FROM approvals WHERE status = 'pending' AND expires_at > $1`, [now]);
+    return (r?.n as number | undefined) ?? 0;
+  }
+
   async voidApprovalsNotOf(policyVersion: string, now: number): Promise<Approval[]> {
     const rows = await this.exec(
       `WITH done AS (
@@ -1161,6 +1182,13 @@ export class PostgresStore implements Store {
       )
     ).rows;
     return (r?.n as number | undefined) ?? 0;
+  }
+
+  async addTaskValuesMany(batch: TaskValueBatch[]): Promise<number[]> {
+    // One statement each, in order (each is atomic; a batch is a tick's worth of results).
+    const out: number[] = [];
+    for (const b of batch) out.push(await this.addTaskValues(b.taskId, b.keys, b.source, b.origin, b.cap));
+    return out;
   }
 
   async taskValues(taskId: string, keys: string[]): Promise<Map<string, { sources: number; origin: string }>> {

@@ -23,11 +23,15 @@ describe('a database file corrupted while the server runs', () => {
     writeSync(fd, Buffer.alloc(36 * 4096, 0xa5), 0, 36 * 4096, 3 * 4096);
     closeSync(fd);
 
+    const refused: string[] = [];
+    store.onUnavailable = (op) => refused.push(op);
     const err = await store.listAgents().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageUnavailableError);
     expect((err as Error).message).toMatch(/the database file is corrupted; stop Mandate, move the file aside and restore it from a backup/);
     expect(store.trust.untrusted).toMatch(/corrupted/);
     await expect(store.getAgent('spiffe://t/agent/a1')).rejects.toThrow(/^storage unavailable: the database file is corrupted/);
     await expect(store.probe(Date.now())).rejects.toThrow(/corrupted/);
+    // Each refusal is told once, by method name (the `mandate_store_errors_total{op}` counter).
+    expect(refused).toEqual(['listAgents', 'getAgent']);
   });
 });
