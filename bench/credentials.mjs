@@ -20,6 +20,16 @@ async function rate(n, fn) {
   return n / ((performance.now() - t) / 1000);
 }
 
+/** Like rate(), with `conc` checks in flight (as a gateway serving many agents sees them). */
+async function rateConcurrent(n, conc, fn) {
+  let next = 0;
+  const t = performance.now();
+  await Promise.all(Array.from({ length: conc }, async () => {
+    while (next < n) await fn(next++);
+  }));
+  return n / ((performance.now() - t) / 1000);
+}
+
 export async function credentials(log = console.log) {
   const dataDir = mkdtempSync(join(tmpdir(), 'mandate-bench-cred-'));
   const config = loadConfig({ configPath: join(ROOT, 'mandate.yaml'), dataDir, port: 0, env: {} });
@@ -65,6 +75,14 @@ export async function credentials(log = console.log) {
     const hotBound = await rate(2000, async () => {
       await m.credentials.verify(boundToken, m.endpoints.mcp);
       await m.dpop.verify(proofs2[nextProof2++], { method: 'POST', url: m.endpoints.mcp, accessToken: boundToken, jkt });
+    });
+
+    // The same, 32 requests in flight (single-use proof ids then go to the store in group commits).
+    const proofs3 = [];
+    for (let i = 0; i < 6000; i++) proofs3.push(await createDpopProof(dpopKey, 'POST', m.endpoints.mcp, { accessToken: boundToken }));
+    const hotBoundConc = await rateConcurrent(6000, 32, async (i) => {
+      await m.credentials.verify(boundToken, m.endpoints.mcp);
+      await m.dpop.verify(proofs3[i], { method: 'POST', url: m.endpoints.mcp, accessToken: boundToken, jkt });
     });
 
     // Delegated-token issuance: the whole token exchange minus HTTP (child assertion verified,
@@ -117,10 +135,10 @@ export async function credentials(log = console.log) {
     log(`  cold verification (new token each time) ${Math.round(cold).toString().padStart(7)} /s   (target >= 0.8x bare node:crypto ES256 verify, this run ${Math.round(bare)} /s: ratio ${(cold / bare).toFixed(2)}; bare jose ${Math.round(raw)} /s, ratio ${(cold / raw).toFixed(2)})`);
     log(`  per-call check (cache + revocation)      ${Math.round(hot).toString().padStart(7)} /s   (target >= 20,000)`);
     log(`  DPoP proof verification                  ${Math.round(dpop).toString().padStart(7)} /s   (per request to /mcp on a bound credential, replay check in the store included; bare node:crypto verify ${(dpop / bare).toFixed(2)}x)`);
-    log(`  per-call check with DPoP proof           ${Math.round(hotBound).toString().padStart(7)} /s   (target >= 10,000; one asymmetric verification per request bounds it below the bare verify rate, ${(hotBound / bare).toFixed(2)}x of it)`);
+    log(`  per-call check with DPoP proof           ${Math.round(hotBound).toString().padStart(7)} /s   one at a time; ${Math.round(hotBoundConc)} /s with 32 in flight (target >= 10,000; bounded by one asymmetric verification per request: ${(hotBoundConc / bare).toFixed(2)}x the bare verify rate)`);
     log(`  delegated-token issuance (token exchange without HTTP) ${Math.round(delegated)} /s   (child assertion + checks + Cedar delegate/startTask + store + sign)`);
     log(`  task start over HTTP (assertion + policy + store + sign, 8 in flight, server and client in one process) ${Math.round(http)} /s`);
-    return { issue, cold, raw, bare, hot, http, dpop, delegated, hotBound };
+    return { issue, cold, raw, bare, hot, http, dpop, delegated, hotBound, hotBoundConc };
   } finally {
     await m.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // (suspension revokes tasks, reloads clear caches), and owns start and shutdown.
 
 import { Tracing } from './observability/tracing.js';
+import { ReplayBatcher } from './identity/replay-batch.js';
 import { Metrics } from './observability/metrics.js';
 import { READS_PROVENANCE } from './policy/compile.js';
 import { ProvenanceTracker } from './provenance/tracker.js';
@@ -232,7 +233,9 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
     agents.setHooks({ onDeactivated: async (id, reason, actor) => void (await tasks.revokeAllForAgent(id, reason, actor)) });
     agents.stop = (id, reason) => revocations.stopAgent(id, reason);
     agents.start = (id) => revocations.startAgent(id);
-    const assertions = new ClientAssertionVerifier(store, store, clock, {
+    // Single-use ids (DPoP proofs, client assertions) in group commits: one transaction per tick.
+    const replay = new ReplayBatcher(store);
+    const assertions = new ClientAssertionVerifier(store, replay, clock, {
       audiences: () => [endpoints.token, endpoints.issuer],
       algorithms: config.identity.algorithms,
       maxAge: config.identity.assertionMaxAge,
@@ -242,7 +245,7 @@ export async function createMandate(opts: MandateOptions): Promise<Mandate> {
       ticketMaxAge: config.credentials.delegationTicketMaxAge,
     });
     const apiTokens = new ApiTokenService(store, admin.hash, audit, clock);
-    const dpop = new DpopVerifier(clock, { maxAge: config.credentials.dpopMaxAge, requireNonce: config.credentials.dpopNonce }, store);
+    const dpop = new DpopVerifier(clock, { maxAge: config.credentials.dpopMaxAge, requireNonce: config.credentials.dpopNonce }, replay);
     const users = new UserService(store, audit, clock, () => apiTokens.invalidate());
     const webhooks = new WebhookNotifier(config.approvals, audit, clock, opts.logger);
     const approvals = new ApprovalService({ store, audit, clock, config: config.approvals, notifier: webhooks, tools, policyVersion: () => policy.version, baseUrl: () => endpoints.base, logger: opts.logger });

@@ -284,6 +284,21 @@ export function runStorageConformance(name: string, factory: StoreFactory): void
         expect(await store.pruneReplay(400)).toBe(1);
       });
 
+      it('takes a batch in order: a key twice in one batch is taken once, a live key is refused, an expired one taken again', async () => {
+        expect(await store.useOnce('jti:live', 100, 10)).toBe(true);
+        expect(await store.useOnce('jti:old', 50, 10)).toBe(true);
+        expect(
+          await store.useOnceMany([
+            { key: 'jti:a', expiresAt: 100, now: 20 },
+            { key: 'jti:live', expiresAt: 100, now: 20 },
+            { key: 'jti:a', expiresAt: 100, now: 20 },
+            { key: 'jti:old', expiresAt: 200, now: 60 },
+          ]),
+        ).toEqual([true, false, false, true]);
+        expect(await store.useOnceMany([])).toEqual([]);
+        expect(await store.useOnce('jti:old', 300, 100)).toBe(false);
+      });
+
       it('lets exactly one of many concurrent uses win', async () => {
         const results = await Promise.all(Array.from({ length: 20 }, () => store.useOnce('jti:race', 100, 1)));
         expect(results.filter(Boolean)).toHaveLength(1);

@@ -478,9 +478,20 @@ export interface RevocationStore {
   pruneRevocations(now: number): Promise<number>;
 }
 
+export interface ReplayUse {
+  key: string;
+  expiresAt: number;
+  now: number;
+}
+
 export interface ReplayStore {
   /** Records `key` until `expiresAt`; false if it was already recorded and unexpired. */
   useOnce(key: string, expiresAt: number, now: number): Promise<boolean>;
+  /**
+   * Several `useOnce` in order (SQLite: one transaction), as if made one after another: a key
+   * twice in one batch is taken by its first use only. Returns each one's answer.
+   */
+  useOnceMany(uses: ReplayUse[]): Promise<boolean[]>;
   pruneReplay(now: number): Promise<number>;
 }
 

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import type { AuditSinkState, TaskValueBatch } from '../types.js';
+import type { AuditSinkState, ReplayUse, TaskValueBatch } from '../types.js';
 import { MandateError, q } from '../../core/errors.js';
 import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors.js';
 import { GENESIS_HASH } from '../types.js';
@@ -766,6 +766,13 @@ export class PostgresStore implements Store {
       [key, expiresAt, now],
     );
     return rowCount === 1;
+  }
+
+  async useOnceMany(uses: ReplayUse[]): Promise<boolean[]> {
+    // In order, one statement each (a key twice in the batch: the second finds the first's row).
+    const out: boolean[] = [];
+    for (const u of uses) out.push(await this.useOnce(u.key, u.expiresAt, u.now));
+    return out;
   }
 
   async pruneReplay(now: number): Promise<number> {

@@ -8,7 +8,7 @@ import { q } from '../../core/errors.js';
 import { ConflictError, NotFoundError, StorageUnavailableError } from '../errors.js';
 import { GENESIS_HASH } from '../types.js';
 import { openSqlite, type SqliteDatabase, type SqliteStatement } from './driver.js';
-import type { AuditSinkState, TaskValueBatch } from '../types.js';
+import type { AuditSinkState, ReplayUse, TaskValueBatch } from '../types.js';
 import {
   agentFromRow,
   approvalFromRow,
@@ -495,12 +495,19 @@ export class SqliteStore implements Store {
 
   // ---- replay cache
   async useOnce(key: string, expiresAt: number, now: number): Promise<boolean> {
-    return this.hotTx('useOnce', (key: string, expiresAt: number, now: number): boolean => {
-      const r = this.stmts.replayGet!.get(key) as { expires_at: number } | undefined;
-      if (r && r.expires_at > now) return false;
-      this.stmts.replayUpsert!.run(key, expiresAt);
-      return true;
-    }).immediate(key, expiresAt, now);
+    return (await this.useOnceMany([{ key, expiresAt, now }]))[0]!;
+  }
+
+  async useOnceMany(uses: ReplayUse[]): Promise<boolean[]> {
+    if (!uses.length) return [];
+    return this.hotTx('useOnce', (uses: ReplayUse[]): boolean[] =>
+      uses.map(({ key, expiresAt, now }) => {
+        const r = this.stmts.replayGet!.get(key) as { expires_at: number } | undefined;
+        if (r && r.expires_at > now) return false;
+        this.stmts.replayUpsert!.run(key, expiresAt);
+        return true;
+      }),
+    ).immediate(uses);
   }
 
   async pruneReplay(now: number): Promise<number> {
