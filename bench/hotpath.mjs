@@ -25,6 +25,9 @@ const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const AGENTS = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const PAYLOAD = 1024;
+// BENCH_ONLY=http|stdio|throughput runs one part (for profiling with BENCH_PROF=<dir>).
+const ONLY = process.env.BENCH_ONLY;
+const run = (part) => !ONLY || ONLY === part;
 const ECHO = join(ROOT, 'bench/servers/echo-mcp.mjs');
 
 function cpuMs(pid) {
@@ -175,7 +178,8 @@ export async function hotpath(log = console.log) {
     const viaRelay = await httpClient(`http://127.0.0.1:${rlPort}/mcp`);
     clients.push(direct, viaProxy, viaMandate, stdioDirect, viaRelay);
 
-    const http = await interleaved(
+    const skipped = [{ p50: NaN, p99: NaN, cpu: NaN }, { p50: NaN, p99: NaN, cpu: NaN }, { p50: NaN, p99: NaN, cpu: NaN }];
+    const http = !run('http') ? skipped : await interleaved(
       [
         { name: 'direct', client: direct, fn: echoCall('echo') },
         { name: 'proxy', client: viaProxy, fn: echoCall('echo'), pid: proxy.pid },
@@ -183,7 +187,17 @@ export async function hotpath(log = console.log) {
       ],
       CALLS,
     );
-    const stdio = await interleaved(
+    if (process.env.BENCH_THREADS) {
+      // Where Mandate's CPU went, per thread (name and user+system ms), for profiling.
+      const { readdirSync } = await import('node:fs');
+      for (const t of readdirSync(`/proc/${m.proc.pid}/task`)) {
+        const st = readFileSync(`/proc/${m.proc.pid}/task/${t}/stat`, 'utf8');
+        const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+        const f = st.split(') ')[1].split(' ');
+        log(`  thread ${t} ${name.padEnd(16)} ${((Number(f[11]) + Number(f[12])) * 10).toFixed(0)} ms`);
+      }
+    }
+    const stdio = !run('stdio') ? skipped : await interleaved(
       [
         { name: 'direct', client: stdioDirect, fn: echoCall('echo') },
         { name: 'relay', client: viaRelay, fn: echoCall('echo'), pid: relay.pid },
@@ -194,8 +208,9 @@ export async function hotpath(log = console.log) {
     await Promise.all(clients.map((c) => c.close()));
     clients.length = 0;
 
-    const tpProxy = await throughput(`http://127.0.0.1:${pxPort}/mcp`, 'echo', proxy.pid, []);
-    const tpMandate = await throughput(`${m.base}/mcp`, 'up.echo', m.proc.pid, m.tokens.slice(1).map((t) => `Bearer ${t}`));
+    const none = { rps: NaN, utilisation: NaN, p50_ms: NaN, p99_ms: NaN };
+    const tpProxy = !run('throughput') ? none : await throughput(`http://127.0.0.1:${pxPort}/mcp`, 'echo', proxy.pid, []);
+    const tpMandate = !run('throughput') ? none : await throughput(`${m.base}/mcp`, 'up.echo', m.proc.pid, m.tokens.slice(1).map((t) => `Bearer ${t}`));
 
     const added = (rows) => {
       const [d, floor, mandate] = rows;
