@@ -23,11 +23,14 @@ const AMOUNT = /(?<![\w.])-?\d{1,3}(?:[,\u00a0 ]\d{3})+(?:\.\d+)?(?![\w])|(?<![\
 /** Identifier-like tokens: letters with digits or separators (order ids, account names, paths). */
 const TOKEN = /[A-Za-z0-9][A-Za-z0-9._:/#@-]{2,}[A-Za-z0-9]/g;
 
+const HTTP_START = /^[\s\x00-\x1f]*https?:/i;
 const collapse = (s: string) => s.trim().replace(/\s+/g, ' ').toLowerCase();
 const compact = (s: string) => s.toLowerCase().replace(/[^a-z0-9@]/g, '');
 
 /** A URL in canonical form, or null if it is not one. */
 export function canonicalUrl(s: string): string | null {
+  // Most values are not URLs: skip the parser (and the exception it throws) for them.
+  if (!HTTP_START.test(s)) return null;
   try {
     const u = new URL(s.trim());
     if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
