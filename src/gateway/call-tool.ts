@@ -160,14 +160,19 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     } finally {
       waited += performance.now() - connecting;
     }
-    try {
-      decisionEvent = (await gw.audit.record(decisionRecord(session, name, tool.upstream, args, resources, decision, approvalId))).id;
-    } catch (err) {
+    // The write-ahead record and the budget charge are issued together: on SQLite they share one
+    // commit (the store's group commit). Both must succeed before anything is forwarded. (If the
+    // record fails and the charge does not, the call is refused and its budget stays spent: fail
+    // closed, in a fault where the store is failing anyway.)
+    const [recorded, charged] = await Promise.allSettled([gw.audit.record(decisionRecord(session, name, tool.upstream, args, resources, decision, approvalId)), gw.chargeCall(session.state, tool.name)]);
+    if (recorded.status === 'rejected') {
       outcome = 'error';
-      reason = `the decision could not be recorded (${(err as Error).message}); the call was not forwarded`;
+      reason = `the decision could not be recorded (${(recorded.reason as Error).message}); the call was not forwarded`;
       return (answer = textResult(`error: ${reason}`));
     }
-    const overBudget = await gw.chargeCall(session.state, tool.name);
+    decisionEvent = recorded.value.id;
+    if (charged.status === 'rejected') throw charged.reason;
+    const overBudget = charged.value;
     if (overBudget) {
       outcome = 'denied';
       reasonClass = 'budget';
