@@ -97,7 +97,7 @@ async function startMandate(tmp, upPort, children) {
       '    sharing: shared',
     ].join('\n'),
   );
-  const [cmd, args] = pinned(0, process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), join(ROOT, 'dist/cli/main.js'), '--config', cfg, '--data-dir', dataDir, 'serve', '--port', String(port)]);
+  const [cmd, args] = pinned(0, process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), join(ROOT, 'dist/cli/main.js'), '--config', cfg, '--data-dir', dataDir, 'serve', '--port', String(port)]);
   const proc = start(cmd, args);
   children.push(proc);
   const base = `http://127.0.0.1:${port}`;
@@ -162,6 +162,14 @@ export async function hotpath(log = console.log) {
     children.push(proxy);
     await waitHttp(`http://127.0.0.1:${pxPort}/mcp`, { child: proxy });
 
+    // The second floor: a proxy that parses and re-serializes every JSON-RPC message (what any
+    // MCP-aware gateway must at least do), same CPU, same upstream.
+    const jxPort = await freePort();
+    const [jcmd, jargs] = pinned(0, process.execPath, [join(ROOT, 'bench/servers/json-proxy.mjs'), String(jxPort), String(upPort)]);
+    const jproxy = start(jcmd, jargs);
+    children.push(jproxy);
+    await waitHttp(`http://127.0.0.1:${jxPort}/mcp`, { child: jproxy });
+
     const rlPort = await freePort();
     const relayChild = hasTaskset && cpus > 1 ? ['taskset', '-c', '1', process.execPath, ECHO, 'stdio'] : [process.execPath, ECHO, 'stdio'];
     const [rcmd, rargs] = pinned(0, process.execPath, [join(ROOT, 'bench/servers/stdio-relay.mjs'), String(rlPort), ...relayChild]);
@@ -172,29 +180,35 @@ export async function hotpath(log = console.log) {
     const m = await startMandate(tmp, upPort, children);
     const direct = await httpClient(`http://127.0.0.1:${upPort}/mcp`);
     const viaProxy = await httpClient(`http://127.0.0.1:${pxPort}/mcp`);
+    const viaJson = await httpClient(`http://127.0.0.1:${jxPort}/mcp`);
     const viaMandate = await httpClient(`${m.base}/mcp`, m.tokens[0]);
     const stdioDirect = new Client({ name: 'bench', version: '1' });
     await stdioDirect.connect(new StdioClientTransport({ command: relayChild[0], args: relayChild.slice(1) }));
     const viaRelay = await httpClient(`http://127.0.0.1:${rlPort}/mcp`);
-    clients.push(direct, viaProxy, viaMandate, stdioDirect, viaRelay);
+    clients.push(direct, viaProxy, viaJson, viaMandate, stdioDirect, viaRelay);
 
-    const skipped = [{ p50: NaN, p99: NaN, cpu: NaN }, { p50: NaN, p99: NaN, cpu: NaN }, { p50: NaN, p99: NaN, cpu: NaN }];
+    // BENCH_THREADS: Mandate's CPU per thread over the HTTP phase (main thread vs V8's and libuv's workers).
+    const { readdirSync } = await import('node:fs');
+    const threads = () => Object.fromEntries(readdirSync(`/proc/${m.proc.pid}/task`).map((t) => {
+      const f = readFileSync(`/proc/${m.proc.pid}/task/${t}/stat`, 'utf8').split(') ')[1].split(' ');
+      return [t, [Number(f[11]) * 10, Number(f[12]) * 10]];
+    }));
+    const t0 = process.env.BENCH_THREADS ? threads() : null;
+    const skipped = [0, 1, 2, 3].map(() => ({ p50: NaN, p99: NaN, cpu: NaN }));
     const http = !run('http') ? skipped : await interleaved(
       [
         { name: 'direct', client: direct, fn: echoCall('echo') },
         { name: 'proxy', client: viaProxy, fn: echoCall('echo'), pid: proxy.pid },
         { name: 'mandate', client: viaMandate, fn: echoCall('up.echo'), pid: m.proc.pid },
+        { name: 'json-proxy', client: viaJson, fn: echoCall('echo'), pid: jproxy.pid },
       ],
       CALLS,
     );
-    if (process.env.BENCH_THREADS) {
-      // Where Mandate's CPU went, per thread (name and user+system ms), for profiling.
-      const { readdirSync } = await import('node:fs');
-      for (const t of readdirSync(`/proc/${m.proc.pid}/task`)) {
-        const st = readFileSync(`/proc/${m.proc.pid}/task/${t}/stat`, 'utf8');
-        const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
-        const f = st.split(') ')[1].split(' ');
-        log(`  thread ${t} ${name.padEnd(16)} ${((Number(f[11]) + Number(f[12])) * 10).toFixed(0)} ms`);
+    if (t0) {
+      const t1 = threads();
+      for (const [t, [u, sy]] of Object.entries(t1)) {
+        const [u0, s0] = t0[t] ?? [0, 0];
+        if (u + sy - u0 - s0 > 0) log(`  thread ${t}${t === String(m.proc.pid) ? ' (main)' : ''}: user ${((u - u0) / (CALLS + 200)).toFixed(3)} + system ${((sy - s0) / (CALLS + 200)).toFixed(3)} ms per Mandate call over the HTTP phase`);
       }
     }
     const stdio = !run('stdio') ? skipped : await interleaved(
@@ -210,6 +224,7 @@ export async function hotpath(log = console.log) {
 
     const none = { rps: NaN, utilisation: NaN, p50_ms: NaN, p99_ms: NaN };
     const tpProxy = !run('throughput') ? none : await throughput(`http://127.0.0.1:${pxPort}/mcp`, 'echo', proxy.pid, []);
+    const tpJson = !run('throughput') ? none : await throughput(`http://127.0.0.1:${jxPort}/mcp`, 'echo', jproxy.pid, []);
     const tpMandate = !run('throughput') ? none : await throughput(`${m.base}/mcp`, 'up.echo', m.proc.pid, m.tokens.slice(1).map((t) => `Bearer ${t}`));
 
     const added = (rows) => {
@@ -217,6 +232,7 @@ export async function hotpath(log = console.log) {
       return { floor: { p50: floor.p50 - d.p50, p99: floor.p99 - d.p99, cpu: floor.cpu }, mandate: { p50: mandate.p50 - d.p50, p99: mandate.p99 - d.p99, cpu: mandate.cpu }, direct: d };
     };
     const h = added(http);
+    const hj = { p50: http[3].p50 - http[0].p50, p99: http[3].p99 - http[0].p99, cpu: http[3].cpu };
     const s = added(stdio);
     const f = (x) => x.toFixed(3);
     const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
@@ -225,6 +241,7 @@ export async function hotpath(log = console.log) {
     log(`    do-nothing proxy adds       p50 ${f(h.floor.p50)} ms   p99 ${f(h.floor.p99)} ms   CPU ${f(h.floor.cpu)} ms/call`);
     log(`    Mandate adds                p50 ${f(h.mandate.p50)} ms   p99 ${f(h.mandate.p99)} ms   CPU ${f(h.mandate.cpu)} ms/call`);
     log(`    ratio to the floor          p50 ${ratio(h.mandate.p50, h.floor.p50)}x (target <= 1.5)   p99 ${ratio(h.mandate.p99, h.floor.p99)}x (target <= 2)   CPU ${ratio(h.mandate.cpu, h.floor.cpu)}x (target <= 1.5)`);
+    log(`    JSON-RPC-aware proxy adds   p50 ${f(hj.p50)} ms   p99 ${f(hj.p99)} ms   CPU ${f(hj.cpu)} ms/call (parses and re-serializes each message, nothing else); Mandate is ${ratio(h.mandate.p50, hj.p50)}x its p50, ${ratio(h.mandate.cpu, hj.cpu)}x its CPU`);
     log(`  stdio upstream: direct p50 ${f(s.direct.p50)} ms p99 ${f(s.direct.p99)} ms`);
     log(`    do-nothing HTTP→stdio relay adds p50 ${f(s.floor.p50)} ms   p99 ${f(s.floor.p99)} ms   CPU ${f(s.floor.cpu)} ms/call`);
     log(`    Mandate adds                p50 ${f(s.mandate.p50)} ms   p99 ${f(s.mandate.p99)} ms   CPU ${f(s.mandate.cpu)} ms/call`);
@@ -232,9 +249,10 @@ export async function hotpath(log = console.log) {
     const cap = (t) => t.rps / Math.max(0.01, t.utilisation);
     log(`  throughput, ${AGENTS} concurrent agents for ${SECONDS} s (server on one core):`);
     log(`    do-nothing proxy   ${String(tpProxy.rps).padStart(6)} calls/s at ${(tpProxy.utilisation * 100).toFixed(0)}% of its core = ${Math.round(cap(tpProxy))} calls per CPU-second; p50 ${f(tpProxy.p50_ms)} ms p99 ${f(tpProxy.p99_ms)} ms`);
+    log(`    JSON-RPC-aware proxy ${String(tpJson.rps).padStart(4)} calls/s at ${(tpJson.utilisation * 100).toFixed(0)}% of its core = ${Math.round(cap(tpJson))} calls per CPU-second; p50 ${f(tpJson.p50_ms)} ms p99 ${f(tpJson.p99_ms)} ms`);
     log(`    Mandate            ${String(tpMandate.rps).padStart(6)} calls/s at ${(tpMandate.utilisation * 100).toFixed(0)}% of its core = ${Math.round(cap(tpMandate))} calls per CPU-second; p50 ${f(tpMandate.p50_ms)} ms p99 ${f(tpMandate.p99_ms)} ms`);
-    log(`    ratio              ${ratio(tpMandate.rps, tpProxy.rps)}x calls/s, ${ratio(cap(tpMandate), cap(tpProxy))}x per CPU-second (target >= 0.6)`);
-    return { http: h, stdio: s, throughput: { proxy: tpProxy, mandate: tpMandate } };
+    log(`    ratio              ${ratio(tpMandate.rps, tpProxy.rps)}x calls/s, ${ratio(cap(tpMandate), cap(tpProxy))}x per CPU-second (target >= 0.6); ${ratio(cap(tpMandate), cap(tpJson))}x the JSON-RPC-aware proxy per CPU-second`);
+    return { http: h, json: hj, stdio: s, throughput: { proxy: tpProxy, json: tpJson, mandate: tpMandate } };
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     for (const c of children) await stop(c);
