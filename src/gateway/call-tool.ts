@@ -61,6 +61,8 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
   let answer: CallToolResult | undefined;
   let thrown: unknown;
   let provenance: CallProvenance | undefined;
+  /** The provenance write of a result the agent is about to see (step 8), issued with the outcome record. */
+  let recordProvenance: (() => Promise<void>) | null = null;
   // For the metrics: why a refusal that is not the decision's own happened, and the time spent
   // waiting for the upstream or a person (not Mandate's own).
   let reasonClass: ReasonClass | null = null;
@@ -231,15 +233,15 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
 
     // 8. Provenance: what this result showed the agent is recorded before the agent sees it
     //    (a value it passes back later is then known to come from here); if it cannot be
-    //    recorded, the result is withheld (fail closed: the value would otherwise look new).
+    //    recorded, the result is withheld (fail closed: the value would otherwise look new). The
+    //    write is issued with the outcome record below (one commit on SQLite) and both are awaited
+    //    before the answer goes out.
     if (gw.provenance) {
-      try {
-        await gw.provenance.record(session.state.task, tool, result, `${tool.name} (decision ${decision.id})`);
-      } catch (err) {
-        outcome = 'error';
-        reason = `the provenance of the result could not be recorded (${(err as Error).message}); the call was made but its result is withheld: do not repeat it blindly`;
-        return (answer = textResult(`error: ${reason}`));
-      }
+      const tracker = gw.provenance;
+      const origin = `${tool.name} (decision ${decision.id})`;
+      const task = session.state.task;
+      const shown = result;
+      recordProvenance = () => tracker.record(task, tool, shown, origin);
     }
 
     // 9. Classify: the task now carries the classification of what it read (taint).
@@ -265,8 +267,10 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
     // 10. Outcome: who, on whose behalf, which task and intent, what, the decision, the outcome,
     //    latency, linked to the write-ahead decision event. Awaited: the agent gets no answer the
     //    log does not hold; if it cannot be written, the agent is told the outcome is unrecorded.
-    try {
-      await gw.audit.record({
+    // Issued in the same tick as the provenance write (step 8), so that on SQLite both share a commit.
+    const [shown, recorded] = await Promise.allSettled([
+      (async () => recordProvenance?.())(),
+      gw.audit.record({
         type: 'tool.call',
         actor: session.agent.id,
         agentId: session.agent.id,
@@ -279,11 +283,23 @@ export async function callTool(session: AgentSession, request: CallToolRequest, 
           error: outcome === 'error' ? reason : null,
           latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
         },
-      });
-    } catch (err) {
+      }),
+    ]);
+    if (recorded.status === 'rejected') {
+      const err = recorded.reason as Error;
       gw.faults.note('audit tool call outcome', err);
       // A refusal stays as it was (nothing ran); a call that ran is not answered unrecorded.
-      if (!thrown && (decisionEvent || !answer?.isError)) answer = textResult(`error: the outcome of ${q(name)} could not be recorded (${(err as Error).message}); the call was made: do not repeat it blindly`);
+      if (!thrown && (decisionEvent || !answer?.isError)) answer = textResult(`error: the outcome of ${q(name)} could not be recorded (${err.message}); the call was made: do not repeat it blindly`);
+    }
+    if (shown.status === 'rejected') {
+      // The outcome record says what the upstream did; the agent does not see the result, and a
+      // second record says so (best effort: the agent is refused either way).
+      outcome = 'error';
+      reason = `the provenance of the result could not be recorded (${(shown.reason as Error).message}); the call was made but its result is withheld: do not repeat it blindly`;
+      if (recorded.status === 'fulfilled') answer = textResult(`error: ${reason}`);
+      await gw.audit
+        .record({ type: 'tool.result_withheld', actor: session.agent.id, agentId: session.agent.id, taskId: session.state.task.id, decision: decision?.decision ?? 'deny', outcome: 'error', data: { tool: name, upstream, decisionEvent, outcomeEvent: recorded.status === 'fulfilled' ? recorded.value.id : null, reason } })
+        .catch((err: unknown) => gw.faults.note('audit withheld result', err));
     }
     if (gw.metrics.enabled) gw.metrics.toolCall('mcp', decision, reasonClass, outcome, (performance.now() - started) / 1000, waited / 1000);
     gw.tracing.end(span, { 'mandate.decision': decision?.decision ?? 'deny', 'mandate.outcome': outcome, 'mandate.upstream': upstream ?? undefined }, outcome === 'error' ? (reason ?? 'error') : undefined);

@@ -124,4 +124,29 @@ describe('provenance', () => {
     expect(seen.size).toBe(0);
     await client.close();
   });
+
+  it('withholds a result whose provenance cannot be recorded (fail closed: its values would otherwise look new), and audit says both what ran and what was withheld', async () => {
+    const { client, taskId } = await agentTask('read my mail');
+    const store = s.m.store as unknown as { addTaskValuesMany: (...a: unknown[]) => Promise<number[]> };
+    const real = store.addTaskValuesMany;
+    store.addTaskValuesMany = async () => {
+      throw new Error('the provenance index is unavailable');
+    };
+    try {
+      const r = await client.callTool({ name: 'mail.echo', arguments: { text: 'pay DE89 3704 0044 0532 0130 00' } });
+      expect(r.isError).toBe(true);
+      expect(text(r)).toMatch(/^error: the provenance of the result could not be recorded \(the provenance index is unavailable\); the call was made but its result is withheld/);
+      expect(text(r)).not.toMatch(/DE89/);
+    } finally {
+      store.addTaskValuesMany = real;
+    }
+    await s.m.audit.drain();
+    const [withheld] = await s.m.store.listAudit({ taskId, type: 'tool.result_withheld', limit: 5 });
+    const [call] = await s.m.store.listAudit({ taskId, type: 'tool.call', newestFirst: true, limit: 1 });
+    expect(call).toMatchObject({ outcome: 'success', data: { tool: 'mail.echo' } });
+    expect(withheld).toMatchObject({ outcome: 'error', data: { tool: 'mail.echo', outcomeEvent: call!.id, reason: expect.stringMatching(/provenance index is unavailable/) } });
+    // Recording works again: the next result goes through.
+    expect(text(await client.callTool({ name: 'mail.echo', arguments: { text: 'hello' } }))).toMatch(/hello/);
+    await client.close();
+  });
 });
