@@ -252,12 +252,16 @@ export class HttpApiGateway {
       } catch (err) {
         return refuse(502, 'bad_gateway', 'error', `${(err as Error).message}; the request was not forwarded`);
       }
-      try {
-        decisionEvent = (await gw.audit.record({ type: 'tool.decision', actor: agent.id, agentId: agent.id, taskId: state.task.id, decision: decision.decision, outcome: 'forwarding', data: this.callData(c, decision, grant, approvalId, null, provenance) })).id;
-      } catch (err) {
-        return refuse(503, 'storage_unavailable', 'error', `the decision could not be recorded (${(err as Error).message}); the request was not forwarded`);
-      }
-      const overBudget = await gw.chargeCall(state, grant!);
+      // The write-ahead record and the budget charge together (one commit on SQLite); both must
+      // succeed before anything is sent (as for MCP calls, call-tool.ts step 7).
+      const [recorded, charged] = await Promise.allSettled([
+        gw.audit.record({ type: 'tool.decision', actor: agent.id, agentId: agent.id, taskId: state.task.id, decision: decision.decision, outcome: 'forwarding', data: this.callData(c, decision, grant, approvalId, null, provenance) }),
+        gw.chargeCall(state, grant!),
+      ]);
+      if (recorded.status === 'rejected') return refuse(503, 'storage_unavailable', 'error', `the decision could not be recorded (${(recorded.reason as Error).message}); the request was not forwarded`);
+      decisionEvent = recorded.value.id;
+      if (charged.status === 'rejected') throw charged.reason;
+      const overBudget = charged.value;
       if (overBudget) {
         reasonClass = 'budget';
         decision = { ...decision, decision: 'deny', policyIds: [SCOPE_POLICY_ID], reasons: [`outside the task's scope: ${overBudget}`] };
